@@ -1,0 +1,92 @@
+"""Benign background activity: the employees and services whose behaviour causes false alarms.
+
+Each employee produces behaviour observations (sessions, queries, downloads) as a Poisson
+process following the firm's office rhythm. A detector that scores every observation raises a
+false alarm on each with a small probability ``p``. By Poisson thinning, the false alarms then
+form a Poisson process of rate ``p`` times the benign rate, so in ``fast`` mode only the false
+alarms become events: a replication never pays for the millions of benign actions that cannot
+change its outcome. ``exact`` mode makes every benign observation an event and tests each one;
+it is the reference the fast mode is checked against, feasible for small networks only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.calendar import Rhythm
+from sim.params import spec
+
+if TYPE_CHECKING:
+    from sim.engine import Run
+
+#: Exact mode refuses to simulate more benign events than this per replication.
+EXACT_EVENT_LIMIT = 20_000_000
+
+
+@dataclass(frozen=True)
+class BackgroundParams:
+    """Parameters of the benign population (config group ``background``)."""
+
+    employees: int = spec(-1, lo=-1, doc="benign users; -1 = the network's own count")
+    observations_per_employee_per_day: float = spec(
+        8.0, lo=0, doc="behaviour observations a detector scores per employee and day")
+    profile: str | tuple[float, ...] = spec("office", doc="24-hour activity shape, firm time")
+    utc_offset_hours: float = spec(9.0, lo=-12, hi=14, doc="the firm's time zone")
+    weekend_factor: float = spec(0.2, lo=0, doc="weekend activity relative to weekdays")
+    mode: str = spec("fast", choices=("fast", "exact"),
+                     doc="fast: only false alarms are events; exact: every observation is")
+
+
+class Background:
+    """The benign population of a job (read-only, shared by replications).
+
+    Args:
+        params: the population.
+        employees: resolved head count (``params.employees`` or the network's).
+        rhythm: the weekly activity pattern in the firm's time zone.
+    """
+
+    def __init__(self, params: BackgroundParams, employees: int, rhythm: Rhythm) -> None:
+        self.params = params
+        self.employees = employees
+        self.rhythm = rhythm
+        #: mean benign observations per hour over a week
+        self.rate = employees * params.observations_per_employee_per_day / 24.0
+
+    def expected_events(self, horizon_hours: float) -> float:
+        """Expected number of benign observations in ``horizon_hours``."""
+        return self.rate * horizon_hours
+
+    def alarms(self, run: Run, rng: np.random.Generator, probability: float,
+               on_alarm: Callable[[], None]) -> None:
+        """Start a process calling ``on_alarm()`` at each benign observation that trips a
+        detector with ``probability``.
+
+        In fast mode this is a thinned Poisson process of rate ``probability * rate``; in exact
+        mode every observation is simulated and tested. Both have the same distribution.
+        """
+        if probability <= 0 or self.rate <= 0:
+            return
+        if self.params.mode == "fast":
+            run.env.process(self._fast(run, rng, probability * self.rate, on_alarm))
+        else:
+            run.env.process(self._exact(run, rng, probability, on_alarm))
+
+    def _fast(self, run, rng, rate, on_alarm):
+        env, next_point = run.env, self.rhythm.next_point
+        while True:
+            t = next_point(env.now, rate, rng)
+            yield env.timeout(t - env.now)
+            on_alarm()
+
+    def _exact(self, run, rng, probability, on_alarm):
+        env, next_point, rate = run.env, self.rhythm.next_point, self.rate
+        while True:
+            t = next_point(env.now, rate, rng)
+            yield env.timeout(t - env.now)
+            if rng.random() < probability:
+                on_alarm()

@@ -1,0 +1,278 @@
+"""The insider: an agent with a retained credential who exfiltrates records in sessions.
+
+Default profile (the 2025 Coupang case, ../shared/CALIBRATION.md): a former developer of the
+authentication system kept a token-signing key that was never revoked; from abroad, they forge
+tokens, reach the customer-facing APIs and page through customer records in small batches, from
+many IP addresses, throttled to stay below per-IP volume thresholds.
+
+Contract of the SimPy process (:meth:`Insider.process`):
+
+* the first session starts at simulation time 0 (the dwell clock starts with the first access);
+* later sessions arrive as a Poisson process whose rate follows the insider's weekly rhythm in
+  their own time zone, each starting after the previous one ended;
+* a session takes a batch of records from the current target datastore, reached along the
+  network path the credential permits; its length is set by the request budget
+  (records x requests per record) spread over ``ip_addresses`` at ``request_rate_per_ip``;
+* records count as exfiltrated when the session ends, pro rata if access is cut mid-session;
+* the insider stops when access is cut (containment, revocation, expiry) or every target is
+  empty ("exhausted").
+
+The insider draws only from its own stream, so which detectors are present never changes its
+sessions up to the moment it is stopped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from sim.calendar import Rhythm
+from sim.errors import ConfigError
+from sim.params import spec
+
+if TYPE_CHECKING:
+    from sim.engine import Run
+    from sim.network import Network
+
+#: MITRE ATT&CK techniques the insider's actions are tagged with.
+TECHNIQUES = {
+    "valid_account": "T1078",        # Valid Accounts
+    "forged_token": "T1550.001",     # Use Alternate Authentication Material: Application Access Token
+    "proxy": "T1090.003",            # Proxy: Multi-hop Proxy (requests spread over many IPs)
+    "collect": "T1213",              # Data from Information Repositories
+    "exfiltrate": "T1567",           # Exfiltration Over Web Service
+    "scheduled": "T1029",            # Scheduled Transfer (sessions in the insider's own hours)
+    "size_limit": "T1030",           # Data Transfer Size Limits (throttled batches)
+}
+
+
+@dataclass(frozen=True)
+class InsiderProfile:
+    """Parameters of the insider (config group ``insider``); built once per job."""
+
+    credential: str = spec("auto", doc="credential id in the network; 'auto' = the one a former "
+                                       "employee holds")
+    fields: tuple[str, ...] = spec(("name", "email", "phone", "shipping_address"),
+                                   doc="data fields sought; datastores holding any are targets")
+    strategy: str = spec("low_and_slow", choices=("low_and_slow", "smash_and_grab"),
+                         doc="label of the behaviour the numbers below describe")
+    sessions_per_day: float = spec(6.0, lo=0, lo_open=True, doc="mean session rate")
+    profile: str | tuple[float, ...] = spec("evening", doc="24-hour shape of activity, local time")
+    utc_offset_hours: float = spec(8.0, lo=-12, hi=14, doc="the insider's own time zone")
+    weekend_factor: float = spec(1.0, lo=0)
+    records_per_session: float = spec(40_000.0, lo=1, doc="mean batch size")
+    batch_cv: float = spec(0.5, lo=0, doc="coefficient of variation of the batch size (gamma)")
+    requests_per_record: float = spec(4.4, lo=0, lo_open=True,
+                                      doc="page requests per record taken")
+    ip_addresses: int = spec(50, lo=1, doc="source IPs the requests are spread over")
+    request_rate_per_ip: float = spec(400.0, lo=0, lo_open=True,
+                                      doc="requests per hour from each IP (inf = instant)")
+    max_session_hours: float = spec(8.0, duration=True, lo=0, lo_open=True,
+                                    doc="longest session; a batch that does not fit is cut")
+    throttled: bool = spec(True, doc="batches kept under size limits (tags T1030)")
+
+    def check(self) -> None:
+        """Cross-field rules."""
+        if isinstance(self.profile, str):
+            return
+        if len(self.profile) != 24:
+            raise ConfigError("profile", "must be a profile name or 24 numbers")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One insider session, as the detectors see it.
+
+    ``end`` and ``records`` are what the insider plans; if access is cut mid-session the insider
+    credits only the elapsed share.
+    """
+
+    index: int
+    start: float
+    end: float
+    target: str
+    records: int
+    requests: float
+    ip_addresses: int
+    requests_per_ip_hour: float
+    first_on_target: bool
+
+
+class InsiderPlan:
+    """What the insider can do on this network: its credential, path and targets.
+
+    Resolved once per job from the profile and the network (read-only, shared by replications).
+
+    Raises:
+        ConfigError: the credential does not exist or reaches no target.
+    """
+
+    def __init__(self, profile: InsiderProfile, network: Network) -> None:
+        self.profile = profile
+        cred = profile.credential
+        if cred == "auto":
+            held = [c for c in network.credentials()
+                    if not network.node(c).get("revoked", False)
+                    and network.holder(c) is not None
+                    and network.node(network.holder(c)).get("role") == "former_employee"
+                    and network.targets(c, profile.fields)]
+            if not held:
+                raise ConfigError("insider.credential", f"'auto' needs an unrevoked credential "
+                                  f"held by a former_employee that reaches a datastore with "
+                                  f"{', '.join(profile.fields)}; network {network.name!r} has none")
+            cred = held[0]
+        elif cred not in set(network.credentials()):
+            raise ConfigError("insider.credential",
+                              f"no credential {cred!r} in network {network.name!r}; "
+                              f"choose one of {', '.join(network.credentials()[:10])}")
+        elif network.node(cred).get("revoked", False):
+            raise ConfigError("insider.credential", f"{cred!r} is revoked: it grants no access")
+        self.credential = cred
+        node = network.node(cred)
+        self.cred_type = node.get("cred_type", "account")
+        self.credential_age = float(node.get("issued_hours_ago", 0.0))
+        self.credential_lifetime = float(node.get("lifetime_hours", math.inf))
+        self.holder_role = network.node(network.holder(cred)).get("role") if network.holder(cred) else ""
+        self.targets = tuple(network.targets(cred, profile.fields))
+        self.paths = {t: tuple(network.path_to(cred, t) or ()) for t in self.targets}
+        self.records = {t: int(network.node(t).get("records", 0)) for t in self.targets}
+        self.total_records = sum(self.records.values())
+        auth = TECHNIQUES["forged_token"] if self.cred_type == "signing_key" else TECHNIQUES["valid_account"]
+        techs = [auth]
+        if profile.ip_addresses > 1:
+            techs.append(TECHNIQUES["proxy"])
+        techs += [TECHNIQUES["collect"], TECHNIQUES["exfiltrate"], TECHNIQUES["scheduled"]]
+        if profile.throttled:
+            techs.append(TECHNIQUES["size_limit"])
+        self.session_techniques = tuple(techs)
+        self.auth_technique = auth
+
+
+class Insider:
+    """The insider of one replication (state + SimPy process).
+
+    Args:
+        run: the replication; gives the environment, this component's stream and the hooks.
+        plan: what the insider can do (shared, read-only).
+        rhythm: the weekly activity pattern in the insider's time zone.
+    """
+
+    def __init__(self, run: Run, plan: InsiderPlan, rhythm: Rhythm,
+                 on_session_start: Callable[[Session], None],
+                 on_session_end: Callable[[Session, int], None]) -> None:
+        self.run = run
+        self.env = run.env
+        self.plan = plan
+        self.rhythm = rhythm
+        self.rng: np.random.Generator = run.rng("insider")
+        self.remaining = dict(plan.records)
+        self.records = 0            # records exfiltrated so far (whole sessions)
+        self.sessions = 0
+        self.last_activity = -math.inf  # end of the latest session
+        self.active = True
+        self.ended_by = ""
+        self.ended_at = math.nan
+        self.current: Session | None = None
+        self._starts: list[float] = []  # session starts, increasing
+        self._ends: list[float] = []    # matching ends (cut short if access ended mid-session)
+        self._on_start = on_session_start
+        self._on_end = on_session_end
+        self.process = self.env.process(self._run())
+
+    def records_now(self) -> int:
+        """Records exfiltrated up to now, counting the elapsed share of a running session."""
+        cur = self.current
+        if cur is None or cur.end <= cur.start:
+            return self.records
+        share = (self.env.now - cur.start) / (cur.end - cur.start)
+        return self.records + int(cur.records * min(max(share, 0.0), 1.0))
+
+    def active_between(self, t0: float, t1: float) -> bool:
+        """Whether a session of the insider overlapped the interval ``[t0, t1]``.
+
+        Session starts are increasing, so the last session starting by ``t1`` decides.
+        """
+        i = bisect.bisect_right(self._starts, t1) - 1
+        return i >= 0 and self._ends[i] >= t0
+
+    def cut(self, reason: str) -> None:
+        """End the insider's access now (containment, revocation, expiry). Idempotent."""
+        if not self.active:
+            return
+        self.active = False
+        self.ended_by = reason
+        self.ended_at = self.env.now
+        if self.current is not None and self.process.is_alive:
+            self.process.interrupt(reason)
+
+    def _draw_batch(self) -> float:
+        p = self.plan.profile
+        if p.batch_cv <= 0:
+            return p.records_per_session
+        shape = 1.0 / (p.batch_cv * p.batch_cv)
+        return float(self.rng.gamma(shape, p.records_per_session / shape))
+
+    def _run(self):  # noqa: C901 - one loop reads better than split generators
+        p = self.plan.profile
+        env, rng = self.env, self.rng
+        rate_per_ip = p.request_rate_per_ip
+        per_hour_all_ips = p.ip_addresses * rate_per_ip
+        lifetime_left = self.plan.credential_lifetime - self.plan.credential_age
+        targets = [t for t in self.plan.targets if self.remaining[t] > 0]
+        seen: set[str] = set()
+        per_day = p.sessions_per_day / 24.0
+        while True:
+            if not self.active:
+                return
+            if env.now >= lifetime_left:
+                self.cut("expired")
+                return
+            while targets and self.remaining[targets[0]] <= 0:
+                targets.pop(0)
+            if not targets:
+                self.active = False
+                self.ended_by, self.ended_at = "exhausted", env.now
+                return
+            target = targets[0]
+            want = min(self._draw_batch(), float(self.remaining[target]))
+            requests = want * p.requests_per_record
+            duration = 0.0 if math.isinf(per_hour_all_ips) else requests / per_hour_all_ips
+            if duration > p.max_session_hours:
+                duration = p.max_session_hours
+                requests = duration * per_hour_all_ips
+                want = requests / p.requests_per_record
+            batch = max(1, int(round(want)))
+            batch = min(batch, self.remaining[target])
+            now = env.now
+            session = Session(self.sessions, now, now + duration, target, batch, requests,
+                              p.ip_addresses, rate_per_ip, target not in seen)
+            seen.add(target)
+            self.sessions += 1
+            self._starts.append(now)
+            self._ends.append(now + duration)
+            self._on_start(session)
+            taken = batch
+            if duration > 0:
+                self.current = session
+                try:
+                    yield env.timeout(duration)
+                except simpy.Interrupt:
+                    taken = int(batch * (env.now - now) / duration)
+                    self._ends[-1] = env.now
+                self.current = None
+            self.records += taken
+            self.remaining[target] -= taken
+            self.last_activity = env.now
+            self._on_end(session, taken)
+            if not self.active:
+                return
+            gap = self.rhythm.next_point(env.now, per_day, rng) - env.now
+            if math.isinf(gap):
+                return
+            yield env.timeout(gap)

@@ -1,0 +1,72 @@
+"""Shared fixtures: a tiny network, and models built from plain dicts without Hydra."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from sim.engine import Model, build_model
+from sim.network import Network
+
+
+def tiny_graph(records: int = 10_000) -> nx.DiGraph:
+    """gateway (internet-facing) -> api -> store, and a key that grants all three."""
+    g = nx.DiGraph(name="tiny", employees=100)
+    g.add_node("gateway", kind="host", zone="dmz", role="gateway", internet_facing=True)
+    g.add_node("api", kind="service", zone="app", role="api", internet_facing=False)
+    g.add_node("store", kind="datastore", zone="data", records=records,
+               fields=["name", "phone", "shipping_address"])
+    g.add_node("leaver", kind="identity", role="former_employee")
+    g.add_node("key", kind="credential", cred_type="signing_key", issued_hours_ago=1000.0,
+               lifetime_hours=float("inf"), revoked=False)
+    for a, b in [("gateway", "api"), ("api", "store")]:
+        g.add_edge(a, b, relation="connects")
+        g.add_edge(b, a, relation="connects")
+    for asset in ("gateway", "api", "store"):
+        g.add_edge("key", asset, relation="grants")
+    g.add_edge("leaver", "key", relation="holds")
+    return g
+
+
+BASE: dict[str, Any] = {
+    "scenario": "test",
+    "seed": 1,
+    "replications": 10,
+    "horizon": "1y",
+    "network": {"_target_": "tests.conftest.tiny_network"},
+    "insider": {"profile": "flat", "sessions_per_day": 4, "records_per_session": 100,
+                "batch_cv": 0.0, "request_rate_per_ip": 1000, "ip_addresses": 10},
+    "background": {"employees": 100, "mode": "fast"},
+    "triage": {"analysts": 2, "triage_time": "10m"},
+    "response": {"containment_delay": "1h", "containment_cv": 0.0},
+    "detectors": {},
+}
+
+
+def tiny_network(records: int = 10_000) -> Network:
+    """Config target used by BASE: the tiny network as a validated Network."""
+    return Network(tiny_graph(records), source="tiny")
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and "_target_" not in v:
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def make_model(**over: Any) -> Model:
+    """A model from BASE with nested overrides (``insider={"sessions_per_day": 1}``)."""
+    return build_model(merge(BASE, over))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)

@@ -1,0 +1,160 @@
+"""Detectors: each one's rule, and the analytic results they must reproduce."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.detectors import ContinuousMonitoring, PeriodicAudit, upper_tail
+from sim.engine import simulate
+from sim.errors import ConfigError
+from tests.conftest import make_model
+
+BIG = {"_target_": "tests.conftest.tiny_network", "records": 10**12}
+
+
+def dwell_sample(model, n, seed=11):
+    out = [simulate(model, seed, r) for r in range(n)]
+    return np.array([r.dwell_hours for r in out]), out
+
+
+def test_binormal_roc_sets_both_rates_from_one_threshold():
+    det = ContinuousMonitoring(threshold=2.0, dprime=3.0)
+    assert det.false_positive_rate == pytest.approx(stats.norm.sf(2.0))
+    assert det.true_positive_rate == pytest.approx(stats.norm.sf(-1.0))
+    assert upper_tail(0.0) == 0.5
+
+
+def test_detector_params_are_validated():
+    with pytest.raises(ConfigError, match="coverage: must be in \\[0, 1\\]"):
+        PeriodicAudit(coverage=2)
+    with pytest.raises(ConfigError, match="detectors.audit.interval: must be a duration"):
+        make_model(detectors={"audit": {"_target_": "sim.detectors.PeriodicAudit",
+                                        "interval": "monthly"}})
+    with pytest.raises(ConfigError, match="detectors.x._target_: cannot import"):
+        make_model(detectors={"x": {"_target_": "sim.detectors.Nope"}})
+    with pytest.raises(ConfigError, match="does not make a Detector"):
+        make_model(detectors={"x": {"_target_": "sim.triage.TriageParams"}})
+
+
+def test_periodic_audit_mean_dwell_is_T_over_p_minus_half_T():
+    T, p = 30 * 24.0, 0.25
+    model = make_model(network=BIG, horizon="100y", insider={"sessions_per_day": 2},
+                       detectors={"audit": {"_target_": "sim.detectors.PeriodicAudit",
+                                            "interval": T, "coverage": 1.0, "recognition": p}})
+    n = 1500
+    dwell, _ = dwell_sample(model, n)
+    expected = T / p - T / 2  # 105 days
+    # SD of the dwell = T*sqrt(1-p)/p (geometric number of audits) plus the uniform phase;
+    # tolerance 4 standard errors of the mean of n replications.
+    sd = math.sqrt((T**2) * (1 - p) / p**2 + T**2 / 12)
+    assert abs(dwell.mean() - expected) < 4 * sd / math.sqrt(n), (dwell.mean(), expected)
+
+
+def test_audit_finds_nothing_when_the_insider_left_before_the_window():
+    # The insider empties a tiny store within hours; monthly audits look back 1 week only.
+    model = make_model(network={"_target_": "tests.conftest.tiny_network", "records": 200},
+                       horizon="1y",
+                       detectors={"audit": {"_target_": "sim.detectors.PeriodicAudit",
+                                            "interval": "1mo", "coverage": 1, "recognition": 1,
+                                            "lookback": "1w", "phase": "2w"}})
+    res = simulate(model, 1, 0)
+    assert res.censored and res.access_ended_by == "exhausted"
+
+
+def test_monitoring_with_instant_triage_gives_exponential_dwell():
+    lam, tpr_threshold = 2 / 24.0, 0.0  # sessions per hour; threshold 0 with d'=0 -> TPR 0.5
+    model = make_model(
+        network=BIG, horizon="100y",
+        insider={"sessions_per_day": 2, "request_rate_per_ip": "inf", "profile": "flat"},
+        background={"employees": 0},
+        triage={"analysts": 1, "triage_time": 0, "confirm_probability": 0.8},
+        detectors={"mon": {"_target_": "sim.detectors.ContinuousMonitoring",
+                           "threshold": tpr_threshold, "dprime": 0.0, "latency": 0}})
+    q = 0.5 * 0.8
+    n = 1000
+    dwell, _ = dwell_sample(model, n)
+    # The first session is at time 0, so dwell = 0 with probability q; after it, the wait
+    # to detection is exponential with rate lam*q. Test both parts.
+    zero = dwell == 0
+    assert abs(zero.mean() - q) < 4 * math.sqrt(q * (1 - q) / n)
+    ks = stats.kstest(dwell[~zero], "expon", args=(0, 1 / (lam * q)))
+    assert ks.pvalue > 0.001, ks
+
+
+def test_volume_rule_catches_only_an_insider_above_the_limit():
+    rule = {"rule": {"_target_": "sim.detectors.VolumeThreshold",
+                     "max_requests_per_ip_hour": 500, "benign_trip_probability": 0,
+                     "latency": 0}}
+    under = make_model(detectors=rule, insider={"request_rate_per_ip": 400}, horizon="30d")
+    over = make_model(detectors=rule, insider={"request_rate_per_ip": 600}, horizon="30d",
+                      triage={"confirm_probability": 1.0, "triage_time": 0})
+    a, b = simulate(under, 1, 0), simulate(over, 1, 0)
+    assert a.censored and a.true_alerts == 0
+    assert b.detected and b.detected_by == "rule" and b.dwell_hours == 0.0
+
+
+def test_benign_trips_become_false_alarms_at_the_thinned_rate():
+    model = make_model(horizon="30d", background={"employees": 1000,
+                                                  "observations_per_employee_per_day": 10},
+                       detectors={"rule": {"_target_": "sim.detectors.VolumeThreshold",
+                                           "max_requests_per_ip_hour": 1e9,
+                                           "benign_trip_probability": 1e-3}})
+    res = [simulate(model, 2, r) for r in range(20)]
+    expected = 1000 * 10 * 30 * 1e-3  # per replication: 300
+    mean = np.mean([r.false_alerts for r in res])
+    assert abs(mean - expected) < 4 * math.sqrt(expected / 20)  # Poisson, 4 SE
+
+
+def test_external_discovery_without_leak_growth_is_exponential():
+    model = make_model(network=BIG, horizon="100y",
+                       detectors={"ext": {"_target_": "sim.detectors.ExternalDiscovery",
+                                          "base_mean_time": "30d",
+                                          "mean_time_per_million": "inf"}})
+    dwell, _ = dwell_sample(model, 600)
+    ks = stats.kstest(dwell, "expon", args=(0, 30 * 24.0))
+    assert ks.pvalue > 0.001, ks
+
+
+def test_external_discovery_comes_sooner_when_more_leaks():
+    def median(records_per_session):
+        model = make_model(network=BIG, horizon="10y",
+                           insider={"records_per_session": records_per_session},
+                           detectors={"ext": {"_target_": "sim.detectors.ExternalDiscovery",
+                                              "mean_time_per_million": "1y"}})
+        return np.median(dwell_sample(model, 200)[0])
+
+    assert median(10_000) < median(1_000) / 2  # hazard grows with the leak
+
+
+def test_hygiene_rotates_a_stale_key_and_ends_access_without_detection():
+    model = make_model(network=BIG, horizon="1y",
+                       detectors={"hyg": {"_target_": "sim.detectors.CredentialHygiene",
+                                          "interval": "30d", "max_credential_age": "10d"}})
+    res = simulate(model, 3, 0)
+    assert res.access_ended_by == "hyg" and res.censored and not res.detected
+    assert res.access_hours <= 30 * 24  # the first review falls within one interval
+    fresh = make_model(network=BIG, horizon="1y",
+                       detectors={"hyg": {"_target_": "sim.detectors.CredentialHygiene",
+                                          "interval": "30d", "max_credential_age": "10y"}})
+    assert simulate(fresh, 3, 0).access_ended_by == "horizon"
+
+
+def test_null_detector_never_detects():
+    model = make_model(horizon="30d", detectors={"none": {"_target_": "sim.detectors.NullDetector"}})
+    res = simulate(model, 1, 0)
+    assert res.censored and res.dwell_hours == 30 * 24 and res.detected_by == ""
+
+
+def test_first_of_two_detectors_wins():
+    both = make_model(network=BIG, horizon="10y", detectors={
+        "audit": {"_target_": "sim.detectors.PeriodicAudit", "interval": "30d", "coverage": 1,
+                  "recognition": 0.3},
+        "ext": {"_target_": "sim.detectors.ExternalDiscovery", "base_mean_time": "60d",
+                "mean_time_per_million": "inf"}})
+    dwell, res = dwell_sample(both, 300)
+    names = {r.detected_by for r in res}
+    assert names == {"audit", "ext"}

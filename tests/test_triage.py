@@ -1,0 +1,130 @@
+"""The triage queue against queueing theory and its own rules (shifts, ageing, confirmation)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import simpy
+
+from sim.calendar import Calendar
+from sim.params import build
+from sim.triage import TriageParams, TriageQueue
+
+
+class FakeRun:
+    """Just what TriageQueue needs from a replication."""
+
+    def __init__(self, seed: int = 0, start: str = "2025-06-23T00:00:00+09:00") -> None:
+        self.env = simpy.Environment()
+        self.calendar = Calendar.parse(start)  # a Monday, 00:00 Korea time
+        self.seed = seed
+        self.confirmed: list[tuple[float, str]] = []
+
+    def rng(self, name: str) -> np.random.Generator:
+        return np.random.default_rng([self.seed, len(name)])
+
+    def confirm(self, detector: str) -> None:
+        self.confirmed.append((self.env.now, detector))
+
+
+def erlang_c_wait(lam: float, mu: float, c: int) -> float:
+    """Mean wait in queue of M/M/c (Erlang C)."""
+    a = lam / mu
+    rho = a / c
+    top = a**c / math.factorial(c) / (1 - rho)
+    p_wait = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+    return p_wait / (c * mu - lam)
+
+
+def poisson_alerts(run, queue, rate, n, rng):
+    for _ in range(n):
+        yield run.env.timeout(rng.exponential(1 / rate))
+        queue.submit("x", False)
+
+
+def test_mean_wait_matches_erlang_c():
+    lam, mu, c = 1.5, 1.0, 2  # utilisation 0.75
+    expected = erlang_c_wait(lam, mu, c)  # 0.643 h
+    means, utils = [], []
+    for seed in range(20):
+        run = FakeRun(seed)
+        q = TriageQueue(run, build(TriageParams, {"analysts": c, "triage_time": 1 / mu}))
+        run.env.process(poisson_alerts(run, q, lam, 5000, np.random.default_rng(100 + seed)))
+        run.env.run()
+        means.append(q.mean_wait)
+        utils.append(q.busy_time / (c * run.env.now))
+    # 20 independent replications: tolerance = 4 standard errors of their mean (the first
+    # alerts find an empty system, a bias of order 1/5000 of the mean, far inside this).
+    se = np.std(means, ddof=1) / math.sqrt(len(means))
+    assert abs(np.mean(means) - expected) < 4 * se, (np.mean(means), expected, se)
+    se_u = np.std(utils, ddof=1) / math.sqrt(len(utils))
+    assert abs(np.mean(utils) - lam / (c * mu)) < 4 * se_u + 1e-3
+
+
+def test_office_hours_alert_waits_for_monday_morning():
+    run = FakeRun()
+    params = build(TriageParams, {"analysts": 1, "shift": "office_hours", "triage_time": 0.5,
+                                  "triage_time_cv": 0, "confirm_probability": 1.0})
+    q = TriageQueue(run, params)
+    saturday_noon = 5 * 24 + 12
+
+    def alert():
+        yield run.env.timeout(saturday_noon)
+        q.submit("audit", True)
+
+    run.env.process(alert())
+    run.env.run(until=10 * 24)
+    monday_nine = 7 * 24 + 9
+    assert run.confirmed == [(monday_nine + 0.5, "audit")]
+    assert q.on_shift(monday_nine) and not q.on_shift(monday_nine - 1)
+
+
+def test_old_alerts_are_dropped_unreviewed():
+    run = FakeRun()
+    params = build(TriageParams, {"analysts": 1, "triage_time": 10, "triage_time_cv": 0,
+                                  "max_alert_age": 5})
+    q = TriageQueue(run, params)
+    for _ in range(3):  # all at time 0: the first is served, the others wait 10 and 20 h
+        q.submit("m", False)
+    run.env.run()
+    assert (q.triaged, q.dropped) == (1, 2)
+
+
+def test_false_alarms_delay_a_true_alert():
+    def confirm_time(false_before: int) -> float:
+        run = FakeRun()
+        q = TriageQueue(run, build(TriageParams, {"analysts": 1, "triage_time": 1,
+                                                  "triage_time_cv": 0,
+                                                  "confirm_probability": 1}))
+        for _ in range(false_before):
+            q.submit("m", False)
+        q.submit("m", True)
+        run.env.run()
+        return run.confirmed[0][0]
+
+    assert confirm_time(0) == 1
+    assert confirm_time(5) == 6
+
+
+def test_no_analysts_means_nothing_is_reviewed():
+    run = FakeRun()
+    q = TriageQueue(run, build(TriageParams, {"analysts": 0, "max_alert_age": 1}))
+    q.submit("m", True)
+    run.env.run(until=10)
+    q.close()
+    assert run.confirmed == [] and q.dropped == 1 and math.isnan(q.mean_wait)
+
+
+@pytest.mark.parametrize("cv", [0.0, 0.5, 1.0])
+def test_triage_time_has_the_configured_mean(cv):
+    run = FakeRun(seed=3)
+    q = TriageQueue(run, build(TriageParams, {"analysts": 1, "triage_time": 2.0,
+                                              "triage_time_cv": cv}))
+    n = 4000
+    for _ in range(n):
+        q.submit("m", False)
+    run.env.run()
+    # mean of n gamma draws: SE = cv * 2 / sqrt(n); allow 4 SE
+    assert q.busy_time / n == pytest.approx(2.0, abs=4 * cv * 2 / math.sqrt(n) + 1e-12)
