@@ -75,7 +75,9 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dict(cfg)
-    output = dict(cfg.pop("output", None) or {})
+    options = split_app_options(cfg)
+    output = dict(options["output"] or {})
+    trace, trace_replication = options["trace"], options["trace_replication"]
     cfg.setdefault("scenario", scenario)
     meta: dict[str, Any] = {"status": "running", "scenario": cfg["scenario"],
                             "seed": cfg.get("seed"), "version": __version__,
@@ -98,6 +100,8 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
         results.write_json_atomic(run_dir / "summary.json", summary)
         if output.get("plot", True):
             results.plot_dwell(rows, model.run.horizon, run_dir / "dwell.png")
+        if trace is not False:
+            write_trace(model, seed, trace, trace_replication, run_dir)
     except BaseException as exc:
         meta["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         meta["error"] = f"{type(exc).__name__}: {exc}"
@@ -112,6 +116,34 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     if echo:
         print(results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir)))
     return summary
+
+
+#: Top-level keys the app handles itself (defaults); everything else describes the model.
+APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0}
+
+
+def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Remove the app's own keys from ``cfg`` (in place) and return them with defaults."""
+    return {key: cfg.pop(key, default)
+            for key, default in APP_OPTIONS.items()}
+
+
+def write_trace(model: Any, seed: int, trace: Any, replication: Any, run_dir: Path) -> None:
+    """Re-run one replication with tracing on and write its ``events.jsonl``."""
+    from sim.engine import simulate
+    from sim.errors import ConfigError
+    from sim.trace import write_jsonl
+
+    if trace is not True:
+        raise ConfigError("trace", f"must be true or false, got {trace!r}")
+    n = model.run.replications
+    if isinstance(replication, bool) or not isinstance(replication, int) \
+            or not 0 <= replication < n:
+        raise ConfigError("trace_replication",
+                          f"must be an integer in [0, {n - 1}], got {replication!r}")
+    events: list[dict[str, Any]] = []
+    simulate(model, seed, replication, trace=events)
+    write_jsonl(events, model.calendar, run_dir / "events.jsonl")
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

@@ -137,7 +137,12 @@ class PeriodicAudit(Detector):
         while True:
             now = env.now
             hit = rng.random() < prob
-            if hit and run.insider.active_between(now - window, now):
+            present = run.insider.active_between(now - window, now)
+            if run.events is not None:
+                run.emit("audit", detector=self.name, window_start=max(now - window, 0.0),
+                         window_end=now, coverage=p.coverage, insider_in_window=present,
+                         found=hit and present)
+            if hit and present:
                 if p.duration > 0:
                     env.timeout(p.duration).callbacks.append(lambda _e: run.confirm(self.name))
                 else:
@@ -326,7 +331,11 @@ class CredentialHygiene(Detector):
         while run.insider.active:
             stale = self.plan.credential_age + env.now > p.max_credential_age
             leaver = p.revoke_former_employees and self.plan.holder_role == "former_employee"
-            if (stale or leaver) and rng.random() < p.coverage:
+            rotate = (stale or leaver) and rng.random() < p.coverage
+            if run.events is not None:
+                run.emit("credential-review", detector=self.name, credential=self.plan.credential,
+                         stale=stale, former_employee=leaver, rotated=rotate)
+            if rotate:
                 run.prevent(self.name)
                 return
             yield env.timeout(p.interval)

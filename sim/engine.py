@@ -178,8 +178,12 @@ class Run:
     ``run.confirm(name)``, ``run.prevent(name)``.
     """
 
-    def __init__(self, model: Model, seed: int, replication: int) -> None:
+    def __init__(self, model: Model, seed: int, replication: int,
+                 trace: list[dict[str, Any]] | None = None) -> None:
         self.model = model
+        #: the event log when tracing (see :meth:`emit`), else None; components test
+        #: ``run.events is not None`` before building an event, so an untraced run pays nothing.
+        self.events = trace
         self.seed = seed
         self.replication = replication
         self.calendar = model.calendar
@@ -200,6 +204,15 @@ class Run:
         key = zlib.crc32(component.encode("utf-8"))
         return np.random.default_rng(np.random.SeedSequence(self.seed,
                                                             spawn_key=(self.replication, key)))
+
+    def emit(self, action: str, **fields: Any) -> None:
+        """Append an event at the current time to the trace (only call when tracing).
+
+        Every event has ``t`` (hours since first access) and ``action``; insider actions carry
+        ``technique`` (MITRE ATT&CK ids). :mod:`sim.trace` documents the schema.
+        """
+        assert self.events is not None
+        self.events.append({"t": self.env.now, "action": action, **fields})
 
     # -- hooks fanned out to the detectors ------------------------------------------------------
     def _session_start(self, session: Session) -> None:
@@ -226,6 +239,8 @@ class Run:
             return
         self.detected_by = detector
         self.detected_at = self.env.now
+        if self.events is not None:
+            self.emit("detection", detector=detector)
         r = self.model.response
         delay = r.containment_delay
         if r.containment_cv > 0 and delay > 0:
@@ -235,12 +250,16 @@ class Run:
 
     def _contain(self, _event: Any) -> None:
         self.contained_at = self.env.now
+        if self.events is not None:
+            self.emit("containment")
         self.insider.cut("containment")
         if not self.stopped.triggered:
             self.stopped.succeed()
 
     def prevent(self, control: str) -> None:
         """``control`` ends the insider's access now without confirming them."""
+        if self.events is not None and self.insider.active:
+            self.emit("access-revoked", detector=control)
         self.insider.cut(control)
 
     def _horizon(self, _event: Any) -> None:
@@ -248,9 +267,15 @@ class Run:
             self.stopped.succeed()
 
 
-def simulate(model: Model, seed: int, replication: int) -> ReplicationResult:
-    """Run replication ``replication`` of ``model`` under ``seed`` and return its result."""
-    run = Run(model, seed, replication)
+def simulate(model: Model, seed: int, replication: int,
+             trace: list[dict[str, Any]] | None = None) -> ReplicationResult:
+    """Run replication ``replication`` of ``model`` under ``seed`` and return its result.
+
+    Args:
+        trace: a list to append every event of the replication to (see :meth:`Run.emit`);
+            tracing changes no draw, so the result is the same with or without it.
+    """
+    run = Run(model, seed, replication, trace)
     run.attach(det.start(run) for det in model.detectors)
     horizon = model.run.horizon
     run.env.timeout(horizon).callbacks.append(run._horizon)

@@ -138,20 +138,26 @@ class InsiderPlan:
         self.cred_type = node.get("cred_type", "account")
         self.credential_age = float(node.get("issued_hours_ago", 0.0))
         self.credential_lifetime = float(node.get("lifetime_hours", math.inf))
-        self.holder_role = network.node(network.holder(cred)).get("role") if network.holder(cred) else ""
+        holder = network.holder(cred)
+        self.holder_role = network.node(holder).get("role", "") if holder else ""
         self.targets = tuple(network.targets(cred, profile.fields))
         self.paths = {t: tuple(network.path_to(cred, t) or ()) for t in self.targets}
         self.records = {t: int(network.node(t).get("records", 0)) for t in self.targets}
         self.total_records = sum(self.records.values())
-        auth = TECHNIQUES["forged_token"] if self.cred_type == "signing_key" else TECHNIQUES["valid_account"]
-        techs = [auth]
-        if profile.ip_addresses > 1:
-            techs.append(TECHNIQUES["proxy"])
-        techs += [TECHNIQUES["collect"], TECHNIQUES["exfiltrate"], TECHNIQUES["scheduled"]]
-        if profile.throttled:
-            techs.append(TECHNIQUES["size_limit"])
-        self.session_techniques = tuple(techs)
+        self.holder = network.holder(cred) or ""
+        self.zones = {hop: network.node(hop).get("zone", "")
+                      for path in self.paths.values() for hop in path}
+        auth = (TECHNIQUES["forged_token"] if self.cred_type == "signing_key"
+                else TECHNIQUES["valid_account"])
         self.auth_technique = auth
+        access = [auth] + ([TECHNIQUES["proxy"]] if profile.ip_addresses > 1 else [])
+        exfil = [TECHNIQUES["collect"], TECHNIQUES["exfiltrate"], TECHNIQUES["scheduled"]]
+        if profile.throttled:
+            exfil.append(TECHNIQUES["size_limit"])
+        self.access_techniques = tuple(access)
+        self.exfil_techniques = tuple(exfil)
+        #: every technique a session involves, access first
+        self.session_techniques = self.access_techniques + self.exfil_techniques
 
 
 class Insider:
@@ -208,8 +214,23 @@ class Insider:
         self.active = False
         self.ended_by = reason
         self.ended_at = self.env.now
+        if self.run.events is not None:
+            self.run.emit("access-ended", reason=reason)
         if self.current is not None and self.process.is_alive:
             self.process.interrupt(reason)
+
+    def _trace_start(self, session: Session) -> None:
+        run, plan = self.run, self.plan
+        run.emit("session-start", category="authentication", session=session.index,
+                 technique=list(plan.access_techniques), user=plan.holder,
+                 credential=plan.credential, ip_addresses=session.ip_addresses,
+                 target=session.target, planned_records=session.records,
+                 planned_end=session.end)
+        if session.first_on_target:  # the first visit walks the path to the target
+            for hop in plan.paths[session.target]:
+                run.emit("access", category="lateral-movement", session=session.index,
+                         technique=[plan.auth_technique], node=hop,
+                         zone=plan.zones.get(hop, ""))
 
     def _draw_batch(self) -> float:
         p = self.plan.profile
@@ -220,7 +241,7 @@ class Insider:
 
     def _run(self):  # noqa: C901 - one loop reads better than split generators
         p = self.plan.profile
-        env, rng = self.env, self.rng
+        env, rng, run = self.env, self.rng, self.run
         rate_per_ip = p.request_rate_per_ip
         per_hour_all_ips = p.ip_addresses * rate_per_ip
         lifetime_left = self.plan.credential_lifetime - self.plan.credential_age
@@ -238,6 +259,8 @@ class Insider:
             if not targets:
                 self.active = False
                 self.ended_by, self.ended_at = "exhausted", env.now
+                if run.events is not None:
+                    run.emit("access-ended", reason="exhausted")
                 return
             target = targets[0]
             want = min(self._draw_batch(), float(self.remaining[target]))
@@ -256,6 +279,8 @@ class Insider:
             self.sessions += 1
             self._starts.append(now)
             self._ends.append(now + duration)
+            if run.events is not None:
+                self._trace_start(session)
             self._on_start(session)
             taken = batch
             if duration > 0:
@@ -269,6 +294,11 @@ class Insider:
             self.records += taken
             self.remaining[target] -= taken
             self.last_activity = env.now
+            if run.events is not None:
+                run.emit("exfiltration", category="exfiltration", session=session.index,
+                         technique=list(self.plan.exfil_techniques), target=target,
+                         records=taken, records_total=self.records,
+                         requests=round(session.requests * taken / max(batch, 1)))
             self._on_end(session, taken)
             if not self.active:
                 return

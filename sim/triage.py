@@ -119,6 +119,9 @@ class TriageQueue:
         else:
             self.false_alerts += 1
         self.queue.append(Alert(self.env.now, detector, true))
+        if self.run.events is not None:
+            self.run.emit("alert", detector=detector, true_positive=true,
+                          queue_length=len(self.queue))
         if len(self.queue) > self.max_queue:
             self.max_queue = len(self.queue)
         if self.idle:
@@ -134,6 +137,9 @@ class TriageQueue:
             wait = now - alert.time
             if wait > max_age:
                 self.dropped += 1
+                if self.run.events is not None:
+                    self.run.emit("alert-dropped", detector=alert.detector,
+                                  true_positive=alert.true, wait_hours=wait)
                 continue
             self.idle -= 1
             self.triaged += 1
@@ -141,13 +147,22 @@ class TriageQueue:
             duration = (self.rng.gamma(self._shape, self._scale) if self._shape
                         else self._scale)
             self.busy_time += duration
+            if self.run.events is not None:
+                self.run.emit("triage-start", detector=alert.detector,
+                              true_positive=alert.true, wait_hours=wait,
+                              queue_length=len(self.queue))
             done = self.env.timeout(duration, alert)
             done.callbacks.append(self._done)
 
     def _done(self, event) -> None:
         alert: Alert = event.value
         self.idle += 1
-        if alert.true and self.rng.random() < self.params.confirm_probability:
+        confirmed = alert.true and self.rng.random() < self.params.confirm_probability
+        if self.run.events is not None:
+            outcome = "confirmed" if confirmed else "missed" if alert.true else "dismissed"
+            self.run.emit("triage-end", detector=alert.detector, true_positive=alert.true,
+                          outcome=outcome, queue_length=len(self.queue))
+        if confirmed:
             self.run.confirm(alert.detector)
         self._dispatch()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from sim.app import CONF_DIR, plain_config
+from sim.app import CONF_DIR, plain_config, split_app_options
 from sim.engine import build_model, simulate
 from sim.errors import ConfigError
 
@@ -15,7 +15,7 @@ def compose_plain(overrides: list[str]) -> dict:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     plain = plain_config(cfg)
-    plain.pop("output", None)
+    split_app_options(plain)
     return plain
 
 

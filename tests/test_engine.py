@@ -93,3 +93,19 @@ def test_exact_mode_refuses_a_population_too_large():
 def test_detector_switched_off_with_null():
     model = make_model(detectors={"audit": None})
     assert model.detectors == ()
+
+
+def test_tracing_changes_nothing_and_logs_tagged_actions():
+    model = make_model(detectors=AUDIT_ALWAYS)
+    events: list = []
+    traced = simulate(model, 4, 2, trace=events)
+    assert traced == simulate(model, 4, 2)
+    actions = [e["action"] for e in events]
+    assert actions[0] == "session-start" and "T1550.001" in events[0]["technique"]
+    assert [e["node"] for e in events if e["action"] == "access"] == ["gateway", "api", "store"]
+    exfil = [e for e in events if e["action"] == "exfiltration"]
+    assert exfil and all("T1567" in e["technique"] for e in exfil)
+    detection = [e for e in events if e["action"] == "detection"]
+    assert len(detection) == 1 and detection[0]["t"] == traced.dwell_hours
+    assert actions[-1] in ("containment", "access-ended")
+    assert sum(e["records"] for e in exfil) <= traced.records_exfiltrated

@@ -21,6 +21,7 @@ class FakeRun:
         self.calendar = Calendar.parse(start)  # a Monday, 00:00 Korea time
         self.seed = seed
         self.confirmed: list[tuple[float, str]] = []
+        self.events = None  # not tracing
 
     def rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng([self.seed, len(name)])
