@@ -71,13 +71,15 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
         SimError: a bad config value; nothing is written but ``run.json`` saying so.
     """
     from sim import results
-    from sim.engine import build_model, simulate
+    from sim.engine import build_model
+    from sim.runner import iter_replications, resolve_workers
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dict(cfg)
     options = split_app_options(cfg)
     output = dict(options["output"] or {})
     trace, trace_replication = options["trace"], options["trace_replication"]
+    workers_option = options["workers"]
     cfg.setdefault("scenario", scenario)
     meta: dict[str, Any] = {"status": "running", "scenario": cfg["scenario"],
                             "seed": cfg.get("seed"), "version": __version__,
@@ -87,10 +89,12 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     try:
         model = build_model(cfg)
         n, seed = model.run.replications, model.run.seed
+        workers = resolve_workers(workers_option)
+        check_trace_options(trace, trace_replication, n)
         progress = Progress(n, cfg["scenario"], output.get("progress", "auto"))
         with results.ResultWriter(run_dir) as writer:
-            for r in range(n):
-                writer.write(simulate(model, seed, r))
+            for result in iter_replications(cfg, model, workers):
+                writer.write(result)
                 progress.step()
             writer.finish()
         rows = results.read_replications(run_dir / "replications.csv")
@@ -100,8 +104,8 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
         results.write_json_atomic(run_dir / "summary.json", summary)
         if output.get("plot", True):
             results.plot_dwell(rows, model.run.horizon, run_dir / "dwell.png")
-        if trace is not False:
-            write_trace(model, seed, trace, trace_replication, run_dir)
+        if trace:
+            write_trace(model, seed, trace_replication, run_dir)
     except BaseException as exc:
         meta["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         meta["error"] = f"{type(exc).__name__}: {exc}"
@@ -119,7 +123,8 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
 
 
 #: Top-level keys the app handles itself (defaults); everything else describes the model.
-APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0}
+APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0,
+                               "workers": 1}
 
 
 def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -128,19 +133,23 @@ def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:
             for key, default in APP_OPTIONS.items()}
 
 
-def write_trace(model: Any, seed: int, trace: Any, replication: Any, run_dir: Path) -> None:
+def check_trace_options(trace: Any, replication: Any, replications: int) -> None:
+    """Reject bad ``trace``/``trace_replication`` values before anything is simulated."""
+    from sim.errors import ConfigError
+
+    if not isinstance(trace, bool):
+        raise ConfigError("trace", f"must be true or false, got {trace!r}")
+    if isinstance(replication, bool) or not isinstance(replication, int) \
+            or not 0 <= replication < replications:
+        raise ConfigError("trace_replication", f"must be an integer in [0, {replications - 1}]"
+                                               f", got {replication!r}")
+
+
+def write_trace(model: Any, seed: int, replication: int, run_dir: Path) -> None:
     """Re-run one replication with tracing on and write its ``events.jsonl``."""
     from sim.engine import simulate
-    from sim.errors import ConfigError
     from sim.trace import write_jsonl
 
-    if trace is not True:
-        raise ConfigError("trace", f"must be true or false, got {trace!r}")
-    n = model.run.replications
-    if isinstance(replication, bool) or not isinstance(replication, int) \
-            or not 0 <= replication < n:
-        raise ConfigError("trace_replication",
-                          f"must be an integer in [0, {n - 1}], got {replication!r}")
     events: list[dict[str, Any]] = []
     simulate(model, seed, replication, trace=events)
     write_jsonl(events, model.calendar, run_dir / "events.jsonl")

@@ -85,3 +85,28 @@ def test_every_config_option_exists_for_each_group():
     groups = [p.name for p in CONF_DIR.iterdir() if p.is_dir()]
     assert {"network", "insider", "background", "triage", "response", "detector",
             "scenario"} <= set(groups)
+
+
+def test_rows_do_not_depend_on_workers_or_replication_count(tmp_path):
+    """Replication r's row is the same whatever N and however many workers ran it."""
+    common = ["scenario=coupang_2025", "output.plot=false", "horizon=60d"]
+    runs = {"serial": ["replications=6", "workers=1"], "parallel": ["replications=6", "workers=2"],
+            "fewer": ["replications=3", "workers=1"]}
+    text = {}
+    for name, args in runs.items():
+        proc = run_sim(*common, *args, f"hydra.run.dir={tmp_path / name}")
+        assert proc.returncode == 0, proc.stderr
+        text[name] = (tmp_path / name / "replications.csv").read_text().splitlines()
+    assert text["serial"] == text["parallel"]
+    assert text["fewer"] == text["serial"][:4]  # header + rows 0..2
+
+
+def test_trace_writes_an_event_log(tmp_path):
+    proc = run_sim("replications=2", "trace=true", "trace_replication=1", "output.plot=false",
+                   f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["event.action"] == "session-start"
+    bad = run_sim("replications=2", "trace=true", "trace_replication=5",
+                  f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and "trace_replication: must be an integer in [0, 1]" in bad.stderr
