@@ -301,6 +301,7 @@ def simulate(model: Model, seed: int, replication: int,
         access_hours=access_end,
         sessions=insider.sessions,
         mean_triage_wait_hours=run.triage.mean_wait,
+        analyst_utilisation=run.triage.utilisation(end),
     )
 
 

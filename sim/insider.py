@@ -7,7 +7,9 @@ many IP addresses, throttled to stay below per-IP volume thresholds.
 
 Contract of the SimPy process (:meth:`Insider.process`):
 
-* the first session starts at simulation time 0 (the dwell clock starts with the first access);
+* the first session starts at simulation time 0 (the dwell clock starts with the first access),
+  or, with ``first_session_at_start: false``, arrives like every later one (time 0 is then
+  when access became possible, as the analytic checks assume);
 * later sessions arrive as a Poisson process whose rate follows the insider's weekly rhythm in
   their own time zone, each starting after the previous one ended;
 * a session takes a batch of records from the current target datastore, reached along the
@@ -76,6 +78,10 @@ class InsiderProfile:
     max_session_hours: float = spec(8.0, duration=True, lo=0, lo_open=True,
                                     doc="longest session; a batch that does not fit is cut")
     throttled: bool = spec(True, doc="batches kept under size limits (tags T1030)")
+    first_session_at_start: bool = spec(
+        True, doc="the first session is at time 0 (the dwell clock starts with an access); "
+                  "false: time 0 is when access became possible and the first session "
+                  "arrives like the others")
 
     def check(self) -> None:
         """Cross-field rules."""
@@ -248,6 +254,11 @@ class Insider:
         targets = [t for t in self.plan.targets if self.remaining[t] > 0]
         seen: set[str] = set()
         per_day = p.sessions_per_day / 24.0
+        if not p.first_session_at_start:
+            first = self.rhythm.next_point(0.0, per_day, rng)
+            if math.isinf(first):
+                return
+            yield env.timeout(first)
         while True:
             if not self.active:
                 return

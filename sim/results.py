@@ -52,6 +52,7 @@ COLUMNS: tuple[str, ...] = (
     "replication", "seed", "detected", "censored", "detected_by", "dwell_hours",
     "records_exfiltrated", "true_alerts", "false_alerts", "alerts_dropped",
     "access_ended_by", "access_hours", "sessions", "mean_triage_wait_hours",
+    "analyst_utilisation",
 )
 
 REPLICATIONS_CSV = "replications.csv"
@@ -95,6 +96,8 @@ class ReplicationResult:
         access_hours: hours from first access to the end of access.
         sessions: the number of the insider's sessions.
         mean_triage_wait_hours: the mean wait of triaged alerts; NaN when none was triaged.
+        analyst_utilisation: analysts' busy time / (analysts x simulated time); NaN without
+            analysts.
 
     Numpy scalars are accepted and stored as the plain Python type (an integral float is
     accepted for an integer field).
@@ -119,6 +122,7 @@ class ReplicationResult:
     access_hours: float
     sessions: int
     mean_triage_wait_hours: float
+    analyst_utilisation: float = math.nan
 
     def __post_init__(self) -> None:
         # Normalise numpy scalars and integral floats to the declared Python types.
@@ -188,7 +192,7 @@ _FIELD_TYPES: dict[str, str] = {
     "detected_by": "str", "dwell_hours": "float", "records_exfiltrated": "int",
     "true_alerts": "int", "false_alerts": "int", "alerts_dropped": "int",
     "access_ended_by": "str", "access_hours": "float", "sessions": "int",
-    "mean_triage_wait_hours": "float",
+    "mean_triage_wait_hours": "float", "analyst_utilisation": "float",
 }
 
 
@@ -478,8 +482,10 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
         notes.append(f"p_detected_within {', '.join(beyond)}: beyond the horizon "
                      f"({format_hours(horizon_hours)}), null")
 
-    waits = np.array([r.mean_triage_wait_hours for r in results], dtype=float)
-    waits = waits[np.isfinite(waits)]
+    def finite_mean(name: str) -> float | None:
+        values = np.array([getattr(r, name) for r in results], dtype=float)
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if values.size else None
 
     def mean_of(name: str) -> float | None:
         return float(np.mean([getattr(r, name) for r in results])) if n else None
@@ -504,7 +510,8 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
         },
         "sessions_mean": mean_of("sessions"),
         "access_hours_mean": mean_of("access_hours"),
-        "mean_triage_wait_hours": float(waits.mean()) if waits.size else None,
+        "mean_triage_wait_hours": finite_mean("mean_triage_wait_hours"),
+        "analyst_utilisation": finite_mean("analyst_utilisation"),
         "km_median_dwell_hours": km_med,
         "km_median_ci95": list(km_ci) if km_ci is not None else None,
         "p_detected_within": within,

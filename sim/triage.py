@@ -171,6 +171,12 @@ class TriageQueue:
         now = self.env.now
         self.dropped += sum(1 for a in self.queue if now - a.time > self.params.max_alert_age)
 
+    def utilisation(self, elapsed: float) -> float:
+        """Busy time / (analysts x ``elapsed`` hours); nan without analysts or time."""
+        if self.params.analysts == 0 or elapsed <= 0:
+            return math.nan
+        return self.busy_time / (self.params.analysts * elapsed)
+
     @property
     def mean_wait(self) -> float:
         """Mean wait (hours) of the alerts that were triaged; nan if none."""

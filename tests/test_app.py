@@ -52,7 +52,7 @@ def test_same_seed_gives_byte_identical_csv(tmp_path):
     (["replications=0"], "error: replications: must be >= 1, got 0"),
     (["replications=many"], "error: replications: must be an integer, got 'many'"),
     (["horizon=5 fortnights"], "error: horizon: must be a duration"),
-    (["scenario=nope"], "error: scenario=nope: unknown scenario; choose one of coupang_2025,"),
+    (["scenario=nope"], "error: scenario=nope: unknown scenario; choose one of analytic_audit,"),
     (["detectors.audit.coverage=1.5"], "error: detectors.audit.coverage: must be in [0, 1]"),
     (["network=file", "network.path=/nonexistent/net.graphml"], "error: /nonexistent/net.graphml"),
 ])
@@ -110,3 +110,18 @@ def test_trace_writes_an_event_log(tmp_path):
     bad = run_sim("replications=2", "trace=true", "trace_replication=5",
                   f"hydra.run.dir={tmp_path / 'bad'}")
     assert bad.returncode == 2 and "trace_replication: must be an integer in [0, 1]" in bad.stderr
+
+
+def test_mostly_censored_run_reports_km_fields_honestly(tmp_path):
+    """20 days of coupang_2025: most replications are censored; the summary must say so."""
+    proc = run_sim("scenario=coupang_2025", "replications=40", "horizon=20d",
+                   "output.plot=false", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["censored"] > 30
+    assert s["km_median_dwell_hours"] is None  # never reached: not a spurious number
+    assert s["dwell_hours"]["median"] == 20 * 24.0  # plain median is the horizon (lower bound)
+    within = s["p_detected_within"]
+    assert within["24h"]["ci95"][0] <= within["24h"]["estimate"] <= within["24h"]["ci95"][1]
+    assert within["30d"]["estimate"] is None  # beyond the horizon: no number
+    assert any("censor" in note or "undetected" in note for note in s["notes"])

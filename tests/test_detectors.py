@@ -40,20 +40,6 @@ def test_detector_params_are_validated():
         make_model(detectors={"x": {"_target_": "sim.triage.TriageParams"}})
 
 
-def test_periodic_audit_mean_dwell_is_T_over_p_minus_half_T():
-    T, p = 30 * 24.0, 0.25
-    model = make_model(network=BIG, horizon="100y", insider={"sessions_per_day": 2},
-                       detectors={"audit": {"_target_": "sim.detectors.PeriodicAudit",
-                                            "interval": T, "coverage": 1.0, "recognition": p}})
-    n = 1500
-    dwell, _ = dwell_sample(model, n)
-    expected = T / p - T / 2  # 105 days
-    # SD of the dwell = T*sqrt(1-p)/p (geometric number of audits) plus the uniform phase;
-    # tolerance 4 standard errors of the mean of n replications.
-    sd = math.sqrt((T**2) * (1 - p) / p**2 + T**2 / 12)
-    assert abs(dwell.mean() - expected) < 4 * sd / math.sqrt(n), (dwell.mean(), expected)
-
-
 def test_audit_finds_nothing_when_the_insider_left_before_the_window():
     # The insider empties a tiny store within hours; monthly audits look back 1 week only.
     model = make_model(network={"_target_": "tests.conftest.tiny_network", "records": 200},
