@@ -1,0 +1,34 @@
+"""Each experiment's --quick run works end to end and writes what its README promises."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_quick(name: str, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / name / "run.py"),
+                           "--quick", "--out", str(out)], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+
+
+def test_audit_interval_quick_run_is_on_the_theory_line(tmp_path):
+    proc = run_quick("audit_interval", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader((tmp_path / "audit_interval.csv").open()))
+    assert len(rows) == 6
+    for row in rows:
+        # 100 replications per arm: the mean is within 4 standard errors of T/p - T/2
+        assert abs(float(row["z"])) < 4, row
+    assert (tmp_path / "audit_interval.png").stat().st_size > 20_000
+
+
+def test_committed_audit_interval_results_cover_the_sweep():
+    rows = list(csv.DictReader((ROOT / "experiments/audit_interval/results/audit_interval.csv")
+                               .open()))
+    assert len(rows) == 40
+    assert sum(row["theory_in_ci"] == "True" for row in rows) >= 34  # 38 +- 2 SD expected
