@@ -5,13 +5,16 @@ process following the firm's office rhythm. A detector that scores every observa
 false alarm on each with a small probability ``p``. By Poisson thinning, the false alarms then
 form a Poisson process of rate ``p`` times the benign rate, so in ``fast`` mode only the false
 alarms become events: a replication never pays for the millions of benign actions that cannot
-change its outcome. ``exact`` mode makes every benign observation an event and tests each one;
-it is the reference the fast mode is checked against, feasible for small networks only.
+change its outcome; the fast triage queue (:class:`sim.triage.LazyTriageQueue`) takes them as
+vectorised streams (:meth:`Background.arrival_times`) and makes no SimPy event of them at all.
+``exact`` mode makes every benign observation an event and tests each one, and every alert an
+event of the reference queue (:class:`sim.triage.TriageQueue`); it is what the fast mode is
+checked against, feasible for small networks only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,6 +63,11 @@ class Background:
     def expected_events(self, horizon_hours: float) -> float:
         """Expected number of benign observations in ``horizon_hours``."""
         return self.rate * horizon_hours
+
+    def arrival_times(self, rng: np.random.Generator, probability: float) -> Iterator[float]:
+        """The times of benign observations that trip a detector with ``probability``:
+        a Poisson process of rate ``probability * rate`` (thinning), drawn in numpy blocks."""
+        return self.rhythm.points(probability * self.rate, rng)
 
     def alarms(self, run: Run, rng: np.random.Generator, probability: float,
                on_alarm: Callable[[], None]) -> None:

@@ -177,13 +177,9 @@ class ContinuousMonitoring(Detector):
     def false_positive_rate(self) -> float:
         return upper_tail(self.params.threshold)
 
-    def prepare(self, model: Model) -> None:
-        self.background = model.background
-
     def start(self, run: Run) -> Watch:
-        self.background.alarms(run, run.rng(f"detector:{self.name}:benign"),
-                               self.false_positive_rate,
-                               lambda: run.triage.submit(self.name, False))
+        run.triage.benign_alarms(self.name, self.false_positive_rate,
+                                 run.rng(f"detector:{self.name}:benign"))
         return _AlertOnSession(run, self.name, self.params.latency,
                                run.rng(f"detector:{self.name}"), self.true_positive_rate)
 
@@ -227,14 +223,10 @@ class VolumeThreshold(Detector):
 
     Params = VolumeParams
 
-    def prepare(self, model: Model) -> None:
-        self.background = model.background
-
     def start(self, run: Run) -> Watch:
         limit = self.params.max_requests_per_ip_hour
-        self.background.alarms(run, run.rng(f"detector:{self.name}:benign"),
-                               self.params.benign_trip_probability,
-                               lambda: run.triage.submit(self.name, False))
+        run.triage.benign_alarms(self.name, self.params.benign_trip_probability,
+                                 run.rng(f"detector:{self.name}:benign"))
         return _AlertOnSession(run, self.name, self.params.latency, None, 1.0,
                                rule=lambda s: s.requests_per_ip_hour > limit)
 
@@ -272,17 +264,23 @@ class _Hazard(Watch):
         self.spent = 0.0
         self.since = 0.0
         self.rate = self.base
-        self.version = 0
+        self._timer: object = None
         self._schedule()
 
     def _schedule(self) -> None:
-        self.version += 1
+        """(Re)schedule discovery where the cumulative hazard reaches the budget; an earlier
+        timer goes stale (the hazard only grows, so the new time is never later)."""
+        self._timer = None
         if self.rate <= 0:
             return
         delay = (self.budget - self.spent) / self.rate
-        version = self.version
-        self.run.env.timeout(max(delay, 0.0)).callbacks.append(
-            lambda _e: self.run.confirm(self.name) if version == self.version else None)
+        timer = self.run.env.timeout(max(delay, 0.0))
+        timer.callbacks.append(self._fire)
+        self._timer = timer
+
+    def _fire(self, event: object) -> None:
+        if event is self._timer:
+            self.run.confirm(self.name)
 
     def on_session_end(self, session: Session, taken: int) -> None:
         if taken <= 0:

@@ -37,7 +37,7 @@ from sim.insider import Insider, InsiderPlan, InsiderProfile, Session
 from sim.network import Network
 from sim.params import build, spec
 from sim.results import ReplicationResult
-from sim.triage import TriageParams, TriageQueue
+from sim.triage import LazyTriageQueue, TriageParams, TriageQueue
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,8 @@ class Run:
         self.detected_by = ""
         self.contained_at = math.nan
         self.stopped = self.env.event()
-        self.triage = TriageQueue(self, model.triage)
+        queue = TriageQueue if model.background.params.mode == "exact" else LazyTriageQueue
+        self.triage: TriageQueue | LazyTriageQueue = queue(self, model.triage, model.background)
         self.watches: list[Watch] = []
         self._start_hooks: list[Callable[[Session], None]] = []
         self._end_hooks: list[Callable[[Session, int], None]] = []
@@ -205,14 +206,14 @@ class Run:
         return np.random.default_rng(np.random.SeedSequence(self.seed,
                                                             spawn_key=(self.replication, key)))
 
-    def emit(self, action: str, **fields: Any) -> None:
-        """Append an event at the current time to the trace (only call when tracing).
+    def emit(self, action: str, t: float | None = None, **fields: Any) -> None:
+        """Append an event at time ``t`` (default: now) to the trace (only call when tracing).
 
         Every event has ``t`` (hours since first access) and ``action``; insider actions carry
         ``technique`` (MITRE ATT&CK ids). :mod:`sim.trace` documents the schema.
         """
         assert self.events is not None
-        self.events.append({"t": self.env.now, "action": action, **fields})
+        self.events.append({"t": self.env.now if t is None else t, "action": action, **fields})
 
     # -- hooks fanned out to the detectors ------------------------------------------------------
     def _session_start(self, session: Session) -> None:

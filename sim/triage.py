@@ -8,20 +8,33 @@ longer than ``max_alert_age`` is dropped unreviewed (alert fatigue). A reviewed 
 confirmed with probability ``confirm_probability``; false alerts are dismissed. So false alarms
 delay true ones, and enough of them push true ones past their age limit.
 
-The queue costs one SimPy event per triage, none per waiting alert: analysts are callbacks on
-service completions, not processes polling a store.
+Two implementations give the same distributions:
+
+* :class:`LazyTriageQueue` (``background.mode: fast``) never makes a SimPy event of a benign
+  alert. Benign alerts arrive as pre-drawn, vectorised Poisson streams and are served by the
+  FIFO multi-server recursion (each alert starts when it has arrived and an analyst is free and
+  on shift) in plain Python, lazily: only up to the moment a true alert arrives, whose start
+  under FIFO depends on earlier alerts alone, and at the end of the run for the statistics.
+  A true alert then costs one SimPy event, its triage completion.
+* :class:`TriageQueue` (``background.mode: exact``) is the event-by-event reference: every
+  alert arrival and every triage completion is a SimPy event.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from sim.params import spec
 
 if TYPE_CHECKING:
+    from sim.background import Background
     from sim.engine import Run
 
 
@@ -51,28 +64,21 @@ class Alert:
     true: bool
 
 
-class TriageQueue:
-    """The triage queue of one replication.
+class _Team:
+    """What both queue implementations share: parameters, counters, shifts, triage times."""
 
-    Args:
-        run: the replication (environment, stream ``triage``, ``confirm`` callback).
-        params: the team.
-    """
-
-    def __init__(self, run: Run, params: TriageParams) -> None:
+    def __init__(self, run: Run, params: TriageParams, background: Background) -> None:
         self.run = run
         self.env = run.env
         self.params = params
+        self.background = background
         self.rng = run.rng("triage")
-        self.queue: deque[Alert] = deque()
-        self.idle = params.analysts
         self.true_alerts = 0
         self.false_alerts = 0
         self.dropped = 0
         self.triaged = 0
         self.total_wait = 0.0
         self.busy_time = 0.0
-        self.max_queue = 0
         if params.triage_time_cv > 0:
             self._shape = 1.0 / params.triage_time_cv ** 2
             self._scale = params.triage_time / self._shape
@@ -80,38 +86,83 @@ class TriageQueue:
             self._shape = 0.0
             self._scale = params.triage_time
         self._office = params.shift == "office_hours"
-        if self._office and params.analysts > 0:
-            self._week_shift = (run.calendar.week_offset + params.utc_offset_hours) % 168.0
-            self.env.process(self._shifts())
+        # local hours from the week's first shift start (Monday) at simulation time 0
+        self._week_shift = (run.calendar.week_offset + params.utc_offset_hours
+                            - params.shift_start_hour) % 168.0
 
     # -- shifts ------------------------------------------------------------------------------
     def on_shift(self, t: float) -> bool:
         """Whether analysts work at simulation time ``t``."""
         if not self._office:
             return True
-        local = (t + self._week_shift) % 168.0
-        day, hour = divmod(local, 24.0)
-        if day >= 5:
-            return False
-        start, length = self.params.shift_start_hour, self.params.shift_hours
-        return start <= hour < start + length
+        day, into = divmod((t + self._week_shift) % 168.0, 24.0)
+        return day < 5 and into < self.params.shift_hours
 
     def _next_shift_start(self, t: float) -> float:
-        local = (t + self._week_shift) % 168.0
-        base = t - local
-        start = self.params.shift_start_hour
-        for day in range(8):
-            candidate = base + day * 24.0 + start
-            if candidate > t and day % 7 < 5:
-                return candidate
-        raise AssertionError("unreachable: a weekday comes within 8 days")
+        """The first shift start strictly after ``t``."""
+        x = (t + self._week_shift) % 168.0
+        day = int(x // 24.0) + 1
+        while day % 7 >= 5:
+            day += 1
+        return t + (24.0 * day - x)
+
+    def start_from(self, t: float) -> float:
+        """The earliest time >= ``t`` at which analysts are on shift."""
+        return t if self.on_shift(t) else self._next_shift_start(t)
+
+    # -- statistics --------------------------------------------------------------------------
+    def utilisation(self, elapsed: float) -> float:
+        """Busy time / (analysts x ``elapsed`` hours); nan without analysts or time."""
+        if self.params.analysts == 0 or elapsed <= 0:
+            return math.nan
+        return self.busy_time / (self.params.analysts * elapsed)
+
+    @property
+    def mean_wait(self) -> float:
+        """Mean wait (hours) of the alerts that were triaged; nan if none."""
+        return self.total_wait / self.triaged if self.triaged else math.nan
+
+    def _confirm_later(self, delay: float, detector: str, true: bool, confirmed: bool,
+                       queue_length: int = -1) -> None:
+        def done(_event: object) -> None:
+            if self.run.events is not None:
+                outcome = "confirmed" if confirmed else "missed" if true else "dismissed"
+                fields = {"queue_length": queue_length} if queue_length >= 0 else {}
+                self.run.emit("triage-end", detector=detector, true_positive=true,
+                              outcome=outcome, **fields)
+            if confirmed:
+                self.run.confirm(detector)
+
+        self.env.timeout(delay).callbacks.append(done)
+
+
+class TriageQueue(_Team):
+    """The event-by-event triage queue (exact mode, the reference).
+
+    Args:
+        run: the replication (environment, stream ``triage``, ``confirm`` callback).
+        params: the team.
+        background: the benign population whose false alarms join the queue.
+    """
+
+    def __init__(self, run: Run, params: TriageParams, background: Background) -> None:
+        super().__init__(run, params, background)
+        self.queue: deque[Alert] = deque()
+        self.idle = params.analysts
+        if self._office and params.analysts > 0:
+            self.env.process(self._shifts())
 
     def _shifts(self):
         while True:
             yield self.env.timeout(self._next_shift_start(self.env.now) - self.env.now)
             self._dispatch()
 
-    # -- alerts ------------------------------------------------------------------------------
+    def benign_alarms(self, detector: str, probability: float,
+                      rng: np.random.Generator) -> None:
+        """Benign observations trip ``detector`` with ``probability``: each is an event."""
+        self.background.alarms(self.run, rng, probability,
+                               lambda: self.submit(detector, False))
+
     def submit(self, detector: str, true: bool) -> None:
         """An alert from ``detector`` arrives now (``true``: it is about the insider)."""
         if true:
@@ -122,8 +173,6 @@ class TriageQueue:
         if self.run.events is not None:
             self.run.emit("alert", detector=detector, true_positive=true,
                           queue_length=len(self.queue))
-        if len(self.queue) > self.max_queue:
-            self.max_queue = len(self.queue)
         if self.idle:
             self._dispatch()
 
@@ -171,13 +220,163 @@ class TriageQueue:
         now = self.env.now
         self.dropped += sum(1 for a in self.queue if now - a.time > self.params.max_alert_age)
 
-    def utilisation(self, elapsed: float) -> float:
-        """Busy time / (analysts x ``elapsed`` hours); nan without analysts or time."""
-        if self.params.analysts == 0 or elapsed <= 0:
-            return math.nan
-        return self.busy_time / (self.params.analysts * elapsed)
 
-    @property
-    def mean_wait(self) -> float:
-        """Mean wait (hours) of the alerts that were triaged; nan if none."""
-        return self.total_wait / self.triaged if self.triaged else math.nan
+class LazyTriageQueue(_Team):
+    """The fast triage queue: benign alerts are served by a recursion, not by SimPy events.
+
+    FIFO with ``c`` analysts: alert ``i`` starts at ``s_i = on_shift(max(a_i, f))`` where
+    ``f`` is the earliest time an analyst is free; it is dropped if ``s_i - a_i`` exceeds the
+    age limit (the analyst then stays free); otherwise that analyst is busy until ``s_i +
+    d_i``. Start times never depend on later arrivals, so benign alerts are only processed up
+    to the arrival of a true alert (and, at the end, up to the end of the run). Same contract
+    and same distributions as :class:`TriageQueue`.
+    """
+
+    _BLOCK = 1024  # triage times drawn per numpy call
+
+    def __init__(self, run: Run, params: TriageParams, background: Background) -> None:
+        super().__init__(run, params, background)
+        self._free = [0.0] * params.analysts  # heap: when each analyst is next free
+        self._pending: list[tuple[float, int]] = []  # heap: next arrival of each stream
+        self._streams: list[tuple[str, Iterator[float]]] = []
+        self._started: list[tuple[float, float, float]] = []  # (start, arrival, duration)
+        self._durations: list[float] = []
+        self._confirm_rng = run.rng("triage:confirm")
+        self._queue_starts: deque[float] | None = deque() if run.events is not None else None
+
+    def benign_alarms(self, detector: str, probability: float,
+                      rng: np.random.Generator) -> None:
+        """Benign observations trip ``detector`` with ``probability``: a thinned stream."""
+        stream = self.background.arrival_times(rng, probability)
+        first = next(stream, math.inf)
+        if math.isfinite(first):
+            self._streams.append((detector, stream))
+            heapq.heappush(self._pending, (first, len(self._streams) - 1))
+
+    def _duration(self) -> float:
+        if not self._shape:
+            return self._scale
+        if not self._durations:
+            self._durations = self.rng.gamma(self._shape, self._scale, self._BLOCK).tolist()
+            self._durations.reverse()
+        return self._durations.pop()
+
+    def _serve(self, arrival: float, detector: str, true: bool) -> float | None:
+        """Put one alert through the FIFO recursion; return its triage end, None if dropped."""
+        tracing = self.run.events is not None
+        if tracing:
+            q = self._queue_starts
+            assert q is not None
+            while q and q[0] <= arrival:
+                q.popleft()
+            self.run.emit("alert", t=arrival, detector=detector, true_positive=true,
+                          queue_length=len(q) + 1)
+        if not self._free:  # nobody to triage: it ages out
+            self._started.append((math.inf, arrival, 0.0))
+            return None
+        start = self.start_from(max(arrival, self._free[0]))
+        wait = start - arrival
+        if wait > self.params.max_alert_age:
+            self._started.append((math.inf, arrival, 0.0))
+            if tracing:
+                self.run.emit("alert-dropped", t=arrival + self.params.max_alert_age,
+                              detector=detector, true_positive=true, wait_hours=wait)
+            return None
+        duration = self._duration()
+        heapq.heapreplace(self._free, start + duration)
+        self._started.append((start, arrival, duration))
+        if tracing:
+            assert self._queue_starts is not None
+            self._queue_starts.append(start)
+            self.run.emit("triage-start", t=start, detector=detector, true_positive=true,
+                          wait_hours=wait)
+            if not true:
+                self.run.emit("triage-end", t=start + duration, detector=detector,
+                              true_positive=False, outcome="dismissed")
+        return start + duration
+
+    def _advance(self, until: float) -> None:
+        """Serve every benign alert that arrives before ``until``."""
+        pending, streams = self._pending, self._streams
+        if not pending or pending[0][0] >= until:
+            return
+        if self.run.events is None and not self._office and self._free:
+            self._advance_fast(until)
+            return
+        while pending and pending[0][0] < until:
+            arrival, k = pending[0]
+            detector, stream = streams[k]
+            self.false_alerts += 1
+            self._serve(arrival, detector, False)
+            nxt = next(stream, math.inf)
+            if math.isfinite(nxt):
+                heapq.heapreplace(pending, (nxt, k))
+            else:
+                heapq.heappop(pending)
+
+    def _advance_fast(self, until: float) -> None:
+        """:meth:`_advance` for the common case (24x7 analysts, gamma triage times, no trace):
+        the same recursion as :meth:`_serve`, inlined, one stream at a time."""
+        pending, streams, free, started = self._pending, self._streams, self._free, self._started
+        max_age, heapreplace, inf = self.params.max_alert_age, heapq.heapreplace, math.inf
+        durations, shape, scale = self._durations, self._shape, self._scale
+        count = 0
+        while pending and pending[0][0] < until:
+            arrival, k = pending[0]
+            stream = streams[k][1]
+            # this stream's alerts up to the next arrival of another stream (or ``until``)
+            limit = min(until, min((p[0] for p in pending[1:]), default=inf))
+            while arrival < limit:
+                count += 1
+                f = free[0]
+                start = arrival if arrival > f else f
+                if start - arrival > max_age:
+                    started.append((inf, arrival, 0.0))
+                else:
+                    if not shape:
+                        d = scale
+                    else:
+                        if not durations:
+                            durations.extend(self.rng.gamma(shape, scale, self._BLOCK).tolist())
+                            durations.reverse()
+                        d = durations.pop()
+                    heapreplace(free, start + d)
+                    started.append((start, arrival, d))
+                arrival = next(stream, inf)
+            if arrival < inf:
+                heapreplace(pending, (arrival, k))
+            else:
+                heapq.heappop(pending)
+        self.false_alerts += count
+
+    def submit(self, detector: str, true: bool) -> None:
+        """An alert from ``detector`` arrives now (``true``: it is about the insider)."""
+        now = self.env.now
+        self._advance(now)
+        if true:
+            self.true_alerts += 1
+        else:
+            self.false_alerts += 1
+        end = self._serve(now, detector, true)
+        if end is not None and true:
+            confirmed = self._confirm_rng.random() < self.params.confirm_probability
+            self._confirm_later(end - now, detector, True, confirmed)
+
+    def close(self) -> None:
+        """Serve the benign alerts up to the end of the run and settle the statistics.
+
+        An alert counts as triaged if its triage started by the end, and as dropped if it
+        waited longer than the age limit before its start or the end, whichever came first.
+        """
+        end = self.env.now
+        self._advance(end)
+        max_age = self.params.max_alert_age
+        for start, arrival, duration in self._started:
+            if start <= end:
+                self.triaged += 1
+                self.total_wait += start - arrival
+                self.busy_time += duration
+            elif min(start, end) - arrival > max_age:
+                self.dropped += 1
+        if self.run.events is not None:  # drop trace events of what happened after the end
+            self.run.events[:] = [e for e in self.run.events if e["t"] <= end]

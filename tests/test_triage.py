@@ -10,7 +10,12 @@ import simpy
 
 from sim.calendar import Calendar
 from sim.params import build
-from sim.triage import TriageParams, TriageQueue
+from sim.triage import LazyTriageQueue, TriageParams, TriageQueue
+
+# Every test runs against both implementations: the event-by-event reference and the lazy
+# recursion used in fast mode. Both must satisfy the same contract.
+both = pytest.mark.parametrize("Queue", [TriageQueue, LazyTriageQueue],
+                               ids=["exact", "lazy"])
 
 
 class FakeRun:
@@ -45,15 +50,17 @@ def poisson_alerts(run, queue, rate, n, rng):
         queue.submit("x", False)
 
 
-def test_mean_wait_matches_erlang_c():
+@both
+def test_mean_wait_matches_erlang_c(Queue):
     lam, mu, c = 1.5, 1.0, 2  # utilisation 0.75
     expected = erlang_c_wait(lam, mu, c)  # 0.643 h
     means, utils = [], []
     for seed in range(20):
         run = FakeRun(seed)
-        q = TriageQueue(run, build(TriageParams, {"analysts": c, "triage_time": 1 / mu}))
+        q = Queue(run, build(TriageParams, {"analysts": c, "triage_time": 1 / mu}), None)
         run.env.process(poisson_alerts(run, q, lam, 5000, np.random.default_rng(100 + seed)))
         run.env.run()
+        q.close()
         means.append(q.mean_wait)
         utils.append(q.busy_time / (c * run.env.now))
     # 20 independent replications: tolerance = 4 standard errors of their mean (the first
@@ -64,11 +71,12 @@ def test_mean_wait_matches_erlang_c():
     assert abs(np.mean(utils) - lam / (c * mu)) < 4 * se_u + 1e-3
 
 
-def test_office_hours_alert_waits_for_monday_morning():
+@both
+def test_office_hours_alert_waits_for_monday_morning(Queue):
     run = FakeRun()
     params = build(TriageParams, {"analysts": 1, "shift": "office_hours", "triage_time": 0.5,
                                   "triage_time_cv": 0, "confirm_probability": 1.0})
-    q = TriageQueue(run, params)
+    q = Queue(run, params, None)
     saturday_noon = 5 * 24 + 12
 
     def alert():
@@ -82,23 +90,26 @@ def test_office_hours_alert_waits_for_monday_morning():
     assert q.on_shift(monday_nine) and not q.on_shift(monday_nine - 1)
 
 
-def test_old_alerts_are_dropped_unreviewed():
+@both
+def test_old_alerts_are_dropped_unreviewed(Queue):
     run = FakeRun()
     params = build(TriageParams, {"analysts": 1, "triage_time": 10, "triage_time_cv": 0,
                                   "max_alert_age": 5})
-    q = TriageQueue(run, params)
-    for _ in range(3):  # all at time 0: the first is served, the others wait 10 and 20 h
+    q = Queue(run, params, None)
+    for _ in range(3):  # all at time 0: the first is served, the others would wait 10 h
         q.submit("m", False)
-    run.env.run()
+    run.env.run(until=20)
+    q.close()
     assert (q.triaged, q.dropped) == (1, 2)
 
 
-def test_false_alarms_delay_a_true_alert():
+@both
+def test_false_alarms_delay_a_true_alert(Queue):
     def confirm_time(false_before: int) -> float:
         run = FakeRun()
-        q = TriageQueue(run, build(TriageParams, {"analysts": 1, "triage_time": 1,
+        q = Queue(run, build(TriageParams, {"analysts": 1, "triage_time": 1,
                                                   "triage_time_cv": 0,
-                                                  "confirm_probability": 1}))
+                                                  "confirm_probability": 1}), None)
         for _ in range(false_before):
             q.submit("m", False)
         q.submit("m", True)
@@ -109,23 +120,26 @@ def test_false_alarms_delay_a_true_alert():
     assert confirm_time(5) == 6
 
 
-def test_no_analysts_means_nothing_is_reviewed():
+@both
+def test_no_analysts_means_nothing_is_reviewed(Queue):
     run = FakeRun()
-    q = TriageQueue(run, build(TriageParams, {"analysts": 0, "max_alert_age": 1}))
+    q = Queue(run, build(TriageParams, {"analysts": 0, "max_alert_age": 1}), None)
     q.submit("m", True)
     run.env.run(until=10)
     q.close()
     assert run.confirmed == [] and q.dropped == 1 and math.isnan(q.mean_wait)
 
 
+@both
 @pytest.mark.parametrize("cv", [0.0, 0.5, 1.0])
-def test_triage_time_has_the_configured_mean(cv):
+def test_triage_time_has_the_configured_mean(Queue, cv):
     run = FakeRun(seed=3)
-    q = TriageQueue(run, build(TriageParams, {"analysts": 1, "triage_time": 2.0,
-                                              "triage_time_cv": cv}))
+    q = Queue(run, build(TriageParams, {"analysts": 1, "triage_time": 2.0,
+                                              "triage_time_cv": cv}), None)
     n = 4000
     for _ in range(n):
         q.submit("m", False)
-    run.env.run()
+    run.env.run(until=1e9)
+    q.close()
     # mean of n gamma draws: SE = cv * 2 / sqrt(n); allow 4 SE
     assert q.busy_time / n == pytest.approx(2.0, abs=4 * cv * 2 / math.sqrt(n) + 1e-12)
