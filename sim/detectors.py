@@ -136,6 +136,7 @@ class PeriodicAudit(Detector):
         yield env.timeout(first)
         while True:
             now = env.now
+            run.periodic_checks += 1
             hit = rng.random() < prob
             present = run.insider.active_between(now - window, now)
             if run.events is not None:
@@ -327,6 +328,7 @@ class CredentialHygiene(Detector):
         env = run.env
         yield env.timeout(rng.random() * p.interval)
         while run.insider.active:
+            run.periodic_checks += 1
             stale = self.plan.credential_age + env.now > p.max_credential_age
             leaver = p.revoke_former_employees and self.plan.holder_role == "former_employee"
             rotate = (stale or leaver) and rng.random() < p.coverage

@@ -192,6 +192,8 @@ class Run:
         self.detected_by = ""
         self.contained_at = math.nan
         self.stopped = self.env.event()
+        #: audits and credential reviews done (periodic detectors count them, for benchmarks)
+        self.periodic_checks = 0
         queue = TriageQueue if model.background.params.mode == "exact" else LazyTriageQueue
         self.triage: TriageQueue | LazyTriageQueue = queue(self, model.triage, model.background)
         self.watches: list[Watch] = []
@@ -269,12 +271,17 @@ class Run:
 
 
 def simulate(model: Model, seed: int, replication: int,
-             trace: list[dict[str, Any]] | None = None) -> ReplicationResult:
+             trace: list[dict[str, Any]] | None = None,
+             counters: dict[str, int] | None = None) -> ReplicationResult:
     """Run replication ``replication`` of ``model`` under ``seed`` and return its result.
 
     Args:
-        trace: a list to append every event of the replication to (see :meth:`Run.emit`);
-            tracing changes no draw, so the result is the same with or without it.
+        trace: a list to append every event of the replication to, in time order (see
+            :meth:`Run.emit`); tracing changes no draw, so the result is the same.
+        counters: if given, filled with the work done: ``simpy_events`` (events the SimPy
+            environment scheduled) and ``relevant_events`` (the events that can change the
+            outcome: two per insider session, each audit or review, each alert, detection and
+            containment), for the benchmark.
     """
     run = Run(model, seed, replication, trace)
     run.attach(det.start(run) for det in model.detectors)
@@ -282,6 +289,13 @@ def simulate(model: Model, seed: int, replication: int,
     run.env.timeout(horizon).callbacks.append(run._horizon)
     run.env.run(until=run.stopped)
     run.triage.close()
+    if trace is not None:
+        trace.sort(key=lambda e: e["t"])  # stable: same-time events keep their order
+    if counters is not None:
+        counters["simpy_events"] = next(run.env._eid)  # SimPy numbers every scheduled event
+        counters["relevant_events"] = (2 * run.insider.sessions + run.triage.true_alerts
+                                       + run.triage.false_alerts + run.periodic_checks
+                                       + (2 if run.detected_by else 0))
     insider = run.insider
     detected = bool(run.detected_by)
     end = run.env.now
