@@ -238,12 +238,15 @@ class ResultWriter:
         run_dir: the run directory (created if missing).
         overwrite: remove an existing ``replications.csv`` first. Without it an existing file
             is an error, so that a crashed re-run cannot leave an old complete-looking file.
+        extra_columns: names of further numeric columns after :data:`COLUMNS` (a layer such
+            as the policy costs adds them); each :meth:`write` then passes their values.
 
     Raises:
         FileExistsError: ``replications.csv`` exists and ``overwrite`` is false.
     """
 
-    def __init__(self, run_dir: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    def __init__(self, run_dir: str | os.PathLike[str], *, overwrite: bool = False,
+                 extra_columns: Sequence[str] = ()) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / REPLICATIONS_CSV
         self.partial_path = self.run_dir / (REPLICATIONS_CSV + PARTIAL_SUFFIX)
@@ -254,20 +257,27 @@ class ResultWriter:
             self.path.unlink()
         self._file = open(self.partial_path, "w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._file, lineterminator="\n")
-        self._csv.writerow(COLUMNS)
+        clash = sorted(set(extra_columns) & set(COLUMNS))
+        if clash or len(set(extra_columns)) != len(extra_columns):
+            raise ValueError(f"extra columns must be new and distinct, got {list(extra_columns)}")
+        self.extra_columns = tuple(extra_columns)
+        self._csv.writerow(COLUMNS + self.extra_columns)
         self._file.flush()
         self.rows_written = 0
         self.finished = False
 
-    def write(self, result: ReplicationResult) -> None:
-        """Append one row and flush it to the OS.
+    def write(self, result: ReplicationResult, extra: Sequence[float] = ()) -> None:
+        """Append one row (``extra``: the values of the extra columns) and flush it to the OS.
 
         Raises:
-            ValueError: the writer is closed (finished or aborted).
+            ValueError: the writer is closed (finished or aborted), or ``extra`` does not
+                match the extra columns.
         """
         if self._file.closed:
             raise ValueError(f"{self.partial_path}: writer is closed")
-        self._csv.writerow(result.csv_row())
+        if len(extra) != len(self.extra_columns):
+            raise ValueError(f"expected {len(self.extra_columns)} extra values, got {len(extra)}")
+        self._csv.writerow(result.csv_row() + [_encode(float(v)) for v in extra])
         self._file.flush()
         self.rows_written += 1
 
@@ -321,15 +331,23 @@ def _fsync_dir(path: Path) -> None:
 def read_replications(path: str | os.PathLike[str]) -> list[ReplicationResult]:
     """Read a replications CSV (finished or ``.partial``) back into :class:`ReplicationResult` rows.
 
+    Extra columns after :data:`COLUMNS` are ignored here; :func:`read_table` returns them.
+
     Returns:
         The rows in file order. A ``.partial`` file whose last line was cut off by a crash
         loses only that line.
 
     Raises:
-        ResultsFileError: the header is not :data:`COLUMNS`, or a row does not parse
-            (the message names the file and line).
+        ResultsFileError: the header does not start with :data:`COLUMNS`, or a row does not
+            parse (the message names the file and line).
         OSError: the file cannot be opened.
     """
+    return read_table(path)[0]
+
+
+def read_table(path: str | os.PathLike[str]
+               ) -> tuple[list[ReplicationResult], dict[str, np.ndarray]]:
+    """Like :func:`read_replications`, also returning the extra columns by name (floats)."""
     path = Path(path)
     results: list[ReplicationResult] = []
     with open(path, newline="", encoding="utf-8") as f:
@@ -339,17 +357,24 @@ def read_replications(path: str | os.PathLike[str]) -> list[ReplicationResult]:
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
     reader = csv.reader(text.splitlines())
     header = next(reader, None)
-    if header is None or tuple(header) != COLUMNS:
-        raise ResultsFileError(f"{path}: line 1: header must be {','.join(COLUMNS)}, "
+    if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
+        raise ResultsFileError(f"{path}: line 1: header must start with {','.join(COLUMNS)}, "
                                f"got {','.join(header or [])!r}")
+    extra_names = header[len(COLUMNS):]
+    extra: list[list[float]] = []
+    n = len(COLUMNS)
     for line_no, values in enumerate(reader, start=2):
         if not values:
             continue
         try:
-            results.append(ReplicationResult.from_csv_row(values))
+            if len(values) != len(header):
+                raise ValueError(f"expected {len(header)} fields, got {len(values)}")
+            results.append(ReplicationResult.from_csv_row(values[:n]))
+            extra.append([math.nan if v == "" else float(v) for v in values[n:]])
         except ValueError as err:
             raise ResultsFileError(f"{path}: line {line_no}: {err}") from None
-    return results
+    table = np.array(extra, dtype=float).reshape(len(extra), len(extra_names))
+    return results, {name: table[:, i] for i, name in enumerate(extra_names)}
 
 
 # ----------------------------------------------------------------------------- summary

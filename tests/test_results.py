@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 from sim import results
-from sim.results import COLUMNS, ReplicationResult, ResultsFileError, ResultWriter
+from sim.results import (
+    COLUMNS,
+    ReplicationResult,
+    ResultsFileError,
+    ResultWriter,
+    read_replications,
+    read_table,
+)
 from sim.timeunits import DAY, YEAR
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -303,3 +310,18 @@ def test_import_has_no_side_effects() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False"
+
+
+def test_extra_columns_round_trip(tmp_path):
+    with ResultWriter(tmp_path, extra_columns=("fine_krw", "cost_usd")) as w:
+        w.write(make(0), extra=(1.5e9, math.nan))
+        w.write(make(1), extra=(0.0, 2.0))
+        with pytest.raises(ValueError, match="expected 2 extra values"):
+            w.write(make(2))
+    rows, extra = read_table(tmp_path / "replications.csv")
+    assert [r.replication for r in rows] == [0, 1]
+    assert extra["fine_krw"].tolist() == [1.5e9, 0.0]
+    assert math.isnan(extra["cost_usd"][0]) and extra["cost_usd"][1] == 2.0
+    assert read_replications(tmp_path / "replications.csv") == rows
+    with pytest.raises(ValueError, match="new and distinct"):
+        ResultWriter(tmp_path / "x", extra_columns=("dwell_hours",))
