@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -52,8 +52,8 @@ class Calendar:
             raise ConfigError(key, f"must be an ISO 8601 date-time like 2025-06-24T09:00:00+09:00,"
                                    f" got {text!r}") from None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return cls(when.astimezone(timezone.utc))
+            when = when.replace(tzinfo=UTC)
+        return cls(when.astimezone(UTC))
 
     @property
     def week_offset(self) -> float:

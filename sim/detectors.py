@@ -61,7 +61,7 @@ class Detector(ABC):
         self.params = build(self.Params, params)
         self.name = self.name or type(self).__name__.lower()
 
-    def prepare(self, model: Model) -> None:
+    def prepare(self, model: Model) -> None:  # noqa: B027 - a hook, empty unless overridden
         """Called once per job after the model is built (read the network, background...)."""
 
     @abstractmethod

@@ -36,7 +36,7 @@ class NetworkFileError(SimError, ValueError):
 
     Args:
         source: the file (or other origin) of the graph.
-        message: what is wrong, naming the node or edge, e.g. ``node 'db1': datastore has no 'records'``.
+        message: what is wrong, naming the node or edge (``node 'db1': no 'records'``).
     """
 
     def __init__(self, source: str, message: str) -> None:

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 #: MITRE ATT&CK techniques the insider's actions are tagged with.
 TECHNIQUES = {
     "valid_account": "T1078",        # Valid Accounts
-    "forged_token": "T1550.001",     # Use Alternate Authentication Material: Application Access Token
+    "forged_token": "T1550.001",     # Use Alternate Authentication Material: App Access Token
     "proxy": "T1090.003",            # Proxy: Multi-hop Proxy (requests spread over many IPs)
     "collect": "T1213",              # Data from Information Repositories
     "exfiltrate": "T1567",           # Exfiltration Over Web Service
@@ -246,7 +246,7 @@ class Insider:
 
     def _run(self):  # noqa: C901 - one loop reads better than split generators
         p = self.plan.profile
-        env, rng, run = self.env, self.rng, self.run
+        env, run = self.env, self.run
         rate_per_ip = p.request_rate_per_ip
         per_hour_all_ips = p.ip_addresses * rate_per_ip
         lifetime_left = self.plan.credential_lifetime - self.plan.credential_age

@@ -165,5 +165,5 @@ def build(cls: type[T], mapping: Mapping[str, Any] | None, path: str = "") -> T:
         try:
             check()
         except ConfigError as err:
-            raise err.under(path) if path else err
+            raise (err.under(path) if path else err) from None
     return obj

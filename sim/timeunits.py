@@ -83,7 +83,7 @@ def parse_duration(value: object, key: str = "", *, allow_inf: bool = False) -> 
 
 
 def format_hours(hours: float) -> str:
-    """A short human reading of a duration: ``45 min``, ``5.2 h``, ``3.1 d``, ``4.8 mo``, ``1.3 y``."""
+    """A short reading of a duration: ``45 min``, ``5.2 h``, ``3.1 d``, ``4.8 mo``, ``1.3 y``."""
     if math.isinf(hours):
         return "never"
     if hours < 1.0:

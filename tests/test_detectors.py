@@ -130,7 +130,8 @@ def test_hygiene_rotates_a_stale_key_and_ends_access_without_detection():
 
 
 def test_null_detector_never_detects():
-    model = make_model(horizon="30d", detectors={"none": {"_target_": "sim.detectors.NullDetector"}})
+    model = make_model(horizon="30d",
+                       detectors={"none": {"_target_": "sim.detectors.NullDetector"}})
     res = simulate(model, 1, 0)
     assert res.censored and res.dwell_hours == 30 * 24 and res.detected_by == ""
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,3 +35,18 @@ def test_committed_audit_interval_results_cover_the_sweep():
                                .open()))
     assert len(rows) == 40
     assert sum(row["theory_in_ci"] == "True" for row in rows) >= 34  # 38 +- 2 SD expected
+
+
+@pytest.mark.slow
+def test_benchmark_quick_run_prints_its_headline_json(tmp_path):
+    proc = run_quick("benchmark", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    headline = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("raw_simpy_events_per_s", "engine_events_per_s", "efficiency",
+                "replications_per_s", "fast_vs_exact_speedup"):
+        assert key in headline
+    assert headline["raw_simpy_events_per_s"] > 0
+    assert set(headline["replications_per_s"]) == {"coupang_2025", "coupang_2025_monitored"}
+    report = json.loads((tmp_path / "benchmark.json").read_text())
+    assert report["fast_vs_exact"]["speedup"] > 1  # the fast mode is faster at all
+    assert (tmp_path / "benchmark.png").stat().st_size > 20_000
