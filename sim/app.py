@@ -7,19 +7,29 @@ stderr and exit code 2), runs the replications, and writes into Hydra's run dir:
   and renamed when the last row is in, so a crash never leaves a file that looks complete);
 * ``summary.json`` - the run's statistics;
 * ``dwell.png`` - the dwell-time distribution;
-* ``run.json`` - status (``running``, ``complete``, ``failed``, ``interrupted``), seed,
-  software version, runtime and the error if any; written first and last.
+* ``run.json`` - status (``running``, ``complete``, ``failed``, ``interrupted``), the full
+  config and its hash, seed, software version, runtime and the error if any; written first
+  and last.
+
+A job whose run dir already holds a complete run of the same config (same hash and version,
+see :func:`sim.sweep.completed_summary`) is not run again (``resume=false`` forces it): re-running a
+killed sweep into its sweep dir runs only the jobs that are missing or did not finish. In a
+multirun every job says which job of how many it is, a failed job is recorded and the sweep
+goes on, and ``python -m sim`` exits non-zero at the end if any job did not complete.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import platform
+import socket
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -28,6 +38,12 @@ from sim import __version__
 from sim.errors import SimError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+# ``${sim.cwd:}`` in conf/config.yaml: the cwd of the process that composes the config. Cached
+# like Hydra's ``now``, so a sweep's jobs (which get a copy of the cache) all see the launching
+# process's cwd, even on a Ray worker that runs somewhere else.
+if not OmegaConf.has_resolver("sim.cwd"):
+    OmegaConf.register_new_resolver("sim.cwd", os.getcwd, use_cache=True)
 
 
 class Progress:
@@ -60,9 +76,111 @@ class Progress:
         sys.stderr.flush()
 
 
+@dataclass(frozen=True)
+class JobInfo:
+    """Where a job stands in its sweep.
+
+    Attributes:
+        num: the job's number in the sweep (0-based, ``hydra.job.num``); None for a single run.
+        total: the number of jobs in the sweep, when it can be known (``sweep.json``).
+        overrides: the job's own command-line overrides (``seed=3 triage.analysts=2``).
+        sweep_dir: the sweep dir (absolute) of a multirun job.
+        parallel: other jobs may be running at the same time (any launcher but the basic one):
+            the terminal progress bar is then off unless ``output.progress=true``.
+    """
+
+    num: int | None = None
+    total: int | None = None
+    overrides: tuple[str, ...] = field(default_factory=tuple)
+    sweep_dir: str | None = None
+    parallel: bool = False
+
+    def label(self) -> str:
+        """``job 3/6 (#2)``, ``job #2`` when the total is unknown, ``""`` for a single run."""
+        if self.num is None:
+            return ""
+        if self.total:
+            return f"job {self.num + 1}/{self.total} (#{self.num})"
+        return f"job #{self.num}"
+
+    def record(self) -> dict[str, Any]:
+        """The ``job`` entry of ``run.json``."""
+        return {"num": self.num, "total": self.total, "overrides": list(self.overrides),
+                "sweep_dir": self.sweep_dir}
+
+
+#: Outputs of a previous run that a new run of the dir removes before it starts, so that an
+#: old complete-looking file never sits beside a new run's record.
+STALE_OUTPUTS: tuple[str, ...] = ("replications.csv", "summary.json", "dwell.png",
+                                  "events.jsonl", "timeline.png", "network.png")
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the results (for ``run.json``)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "scipy", "simpy", "networkx", "hydra-core"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def begin_record(run_dir: Path, meta: dict[str, Any]) -> None:
+    """Write ``run.json`` (status ``running``), then remove a previous run's outputs."""
+    from sim import results
+
+    results.write_json_atomic(run_dir / "run.json", meta)
+    for name in STALE_OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def record_failure(run_dir: Path, meta: dict[str, Any], exc: BaseException,
+                   t0: float) -> None:
+    """Finish ``run.json`` for a run that raised: status, one-line error, traceback if a bug."""
+    from sim import results
+
+    meta["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    meta["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    meta["bad_input"] = isinstance(exc, SimError)
+    if not isinstance(exc, (SimError, KeyboardInterrupt)):
+        meta["traceback"] = traceback.format_exc()
+    meta["runtime_s"] = round(time.perf_counter() - t0, 3)
+    meta["finished"] = time.time()
+    results.write_json_atomic(run_dir / "run.json", meta)
+
+
+def new_record(cfg: dict[str, Any], options: dict[str, Any], chash: str,
+               job: JobInfo) -> dict[str, Any]:
+    """The ``run.json`` of a run that is starting."""
+    from sim.sweep import source_digest
+
+    return {"status": "running", "scenario": cfg["scenario"], "seed": cfg.get("seed"),
+            "version": __version__, "source_digest": source_digest(),
+            "versions": software_versions(), "config_hash": chash,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
+            "pid": os.getpid(), "job": job.record(), "config": cfg, "options": options}
+
+
 def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
-            echo: bool = True) -> dict[str, Any]:
+            echo: bool = True, job: JobInfo | None = None) -> dict[str, Any]:
     """Validate ``cfg``, simulate every replication and write the outputs into ``run_dir``.
+
+    If ``run_dir`` already holds a complete run of the same config and version (see
+    :func:`sim.sweep.completed_summary`) and the ``resume`` option is true (the default),
+    nothing is simulated or written: its summary is returned (and printed). Otherwise
+    ``run.json`` is written first (status ``running``), any previous run's outputs are
+    removed, and ``run.json`` is written again last (``complete``, or ``failed`` /
+    ``interrupted`` with the error).
+
+    Args:
+        cfg: the resolved plain config (app options included).
+        run_dir: the job's directory (created if missing).
+        scenario: the scenario name, unless ``cfg`` has one.
+        echo: print the summary.
+        job: the job's place in its sweep (default: a single run).
 
     Returns:
         The summary (the content of ``summary.json``).
@@ -72,26 +190,43 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     """
     from sim import results
     from sim.engine import build_model
+    from sim.errors import ConfigError
     from sim.runner import iter_replications, resolve_workers
+    from sim.sweep import completed_summary, config_hash
 
+    job = job or JobInfo()
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dict(cfg)
+    cfg.setdefault("scenario", scenario)
+    chash = config_hash(cfg)
     options = split_app_options(cfg)
     output = dict(options["output"] or {})
     trace, trace_replication = options["trace"], options["trace_replication"]
-    workers_option = options["workers"]
-    cfg.setdefault("scenario", scenario)
-    meta: dict[str, Any] = {"status": "running", "scenario": cfg["scenario"],
-                            "seed": cfg.get("seed"), "version": __version__,
-                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": cfg}
-    results.write_json_atomic(run_dir / "run.json", meta)
+    workers_option, resume = options["workers"], options["resume"]
+    if not isinstance(resume, bool):
+        raise ConfigError("resume", f"must be true or false, got {resume!r}")
+    if resume:
+        done = completed_summary(run_dir, chash)
+        if done is not None:
+            if echo:
+                print(results.format_summary(done, scenario=cfg["scenario"],
+                                             run_dir=str(run_dir)))
+                print("  already complete in this dir (same config, same version): not run "
+                      "again; resume=false runs it anyway", flush=True)
+            return done
+    meta = new_record(cfg, options, chash, job)
+    begin_record(run_dir, meta)
     t0 = time.perf_counter()
     try:
         model = build_model(cfg)
         n, seed = model.run.replications, model.run.seed
         workers = resolve_workers(workers_option)
         check_trace_options(trace, trace_replication, n)
-        progress = Progress(n, cfg["scenario"], output.get("progress", "auto"))
+        show = output.get("progress", "auto")
+        if show == "auto" and job.parallel:
+            show = False  # several jobs at once would draw over each other
+        label = f"{job.label()} {cfg['scenario']}".strip()
+        progress = Progress(n, label, show)
         with results.ResultWriter(run_dir) as writer:
             for result in iter_replications(cfg, model, workers):
                 writer.write(result)
@@ -105,17 +240,14 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
         if output.get("plot", True):
             results.plot_dwell(rows, model.run.horizon, run_dir / "dwell.png")
         if trace:
-            write_trace(model, seed, trace_replication, run_dir)
+            write_trace(model, seed, trace_replication, run_dir,
+                        figures=bool(output.get("plot", True)))
     except BaseException as exc:
-        meta["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        meta["error"] = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, (SimError, KeyboardInterrupt)):
-            meta["traceback"] = traceback.format_exc()
-        meta["runtime_s"] = round(time.perf_counter() - t0, 3)
-        results.write_json_atomic(run_dir / "run.json", meta)
+        record_failure(run_dir, meta, exc, t0)
         raise
     meta["status"] = "complete"
     meta["runtime_s"] = round(time.perf_counter() - t0, 3)
+    meta["finished"] = time.time()
     results.write_json_atomic(run_dir / "run.json", meta)
     if echo:
         print(results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir)))
@@ -124,7 +256,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
 
 #: Top-level keys the app handles itself (defaults); everything else describes the model.
 APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0,
-                               "workers": 1}
+                               "workers": 1, "resume": True}
 
 
 def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -145,30 +277,89 @@ def check_trace_options(trace: Any, replication: Any, replications: int) -> None
                                                f", got {replication!r}")
 
 
-def write_trace(model: Any, seed: int, replication: int, run_dir: Path) -> None:
-    """Re-run one replication with tracing on and write its ``events.jsonl``."""
+def write_trace(model: Any, seed: int, replication: int, run_dir: Path, *,
+                figures: bool = True) -> None:
+    """Re-run one replication with tracing on; write its ``events.jsonl`` (labelled with the
+    scenario, seed and replication) and, with ``figures``, ``timeline.png`` and
+    ``network.png`` (:func:`sim.figures.write_trace_figures`)."""
     from sim.engine import simulate
     from sim.trace import write_jsonl
 
     events: list[dict[str, Any]] = []
-    simulate(model, seed, replication, trace=events)
-    write_jsonl(events, model.calendar, run_dir / "events.jsonl")
+    result = simulate(model, seed, replication, trace=events)
+    write_jsonl(events, model.calendar, run_dir / "events.jsonl",
+                labels={"scenario": model.run.scenario, "seed": seed,
+                        "replication": replication})
+    if figures:
+        from sim.figures import write_trace_figures
+
+        write_trace_figures(model, result, events, run_dir)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    """Hydra entry point: resolve the config once, then hand plain data to :func:`run_job`."""
+    """Hydra entry point: resolve the config once, then hand plain data to :func:`run_job`.
+
+    A single run that fails on bad input prints one line and exits with code 2. A job of a
+    multirun records its failure in its ``run.json``, prints one ``error:`` line naming the job
+    and returns, so that the other jobs still run; the sweep's exit code comes at the end
+    (see :func:`cli`).
+    """
     from hydra.core.hydra_config import HydraConfig
 
     hc = HydraConfig.get()
-    scenario = hc.runtime.choices.get("scenario") or "custom"
+    scenario = str(hc.runtime.choices.get("scenario") or "custom")
+    job = job_info(hc)
+    run_dir = Path(hc.runtime.output_dir)
+    if job.num is not None:
+        print(f"{job.label()}: {' '.join(job.overrides) or '(no overrides)'}", flush=True)
     try:
-        plain = plain_config(cfg)
-        run_job(plain, Path(hc.runtime.output_dir), scenario=str(scenario))
+        try:
+            plain = plain_config(cfg)
+        except SimError as err:
+            t0 = time.perf_counter()
+            meta = {"status": "running", "scenario": scenario, "version": __version__,
+                    "job": job.record(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            run_dir.mkdir(parents=True, exist_ok=True)
+            begin_record(run_dir, meta)
+            record_failure(run_dir, meta, err, t0)
+            raise
+        run_job(plain, run_dir, scenario=scenario, job=job)
     except SimError as err:
-        fail(str(err))
+        if job.num is None:
+            fail(str(err))
+        print(f"error: {job.label()} [{' '.join(job.overrides)}]: {err}", file=sys.stderr,
+              flush=True)
     except KeyboardInterrupt:
         fail("interrupted; finished replications are in replications.csv.partial", code=130)
+    except Exception as exc:
+        if job.num is None:
+            raise  # a bug: the traceback is the useful output
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        print(f"error: {job.label()} [{' '.join(job.overrides)}]: {first} (traceback in "
+              f"{run_dir / 'run.json'})", file=sys.stderr, flush=True)
+
+
+def job_info(hc: Any) -> JobInfo:
+    """The job's place in its sweep, from Hydra's runtime config (``HydraConfig.get()``).
+
+    The total comes from the ``sweep.json`` that :class:`sim.sweep.SweepCallback` wrote
+    before the sweep started (or from Hydra's ``multirun.yaml``); it is None when neither can
+    say (e.g. an Optuna sweep, whose jobs are not known in advance).
+    """
+    from hydra.types import RunMode
+
+    from sim.sweep import job_total
+
+    overrides = tuple(str(o) for o in (hc.overrides.task or ()))
+    if hc.mode != RunMode.MULTIRUN:
+        return JobInfo(overrides=overrides)
+    sweep_dir = Path(str(hc.sweep.dir))
+    if not sweep_dir.is_absolute():
+        sweep_dir = Path(str(hc.runtime.cwd)) / sweep_dir
+    launcher = str(OmegaConf.select(hc.launcher, "_target_", default="") or "")
+    return JobInfo(num=int(hc.job.num), total=job_total(sweep_dir), overrides=overrides,
+                   sweep_dir=str(sweep_dir), parallel=not launcher.endswith(".BasicLauncher"))
 
 
 def plain_config(cfg: DictConfig) -> dict[str, Any]:
@@ -191,7 +382,7 @@ def plain_config(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(str(getattr(exc, "full_key", "") or "config"),
                           str(exc).splitlines()[0]) from None
     assert isinstance(plain, dict)
-    return plain
+    return cast(dict[str, Any], plain)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -220,10 +411,84 @@ def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
             fail(f"{key}={value}: unknown {key}; choose one of {', '.join(options)}")
 
 
+#: Hydra launcher plugins: config name prefix -> (plugin module, how to install it).
+LAUNCHER_PLUGINS: dict[str, tuple[str, str]] = {
+    "joblib": ("hydra_plugins.hydra_joblib_launcher",
+               "pip install hydra-joblib-launcher (part of the base install)"),
+    "submitit": ("hydra_plugins.hydra_submitit_launcher",
+                 "pip install -e '.[slurm]' (hydra-submitit-launcher)"),
+    "ray": ("hydra_plugins.hydra_ray_launcher", "pip install -e '.[ray]' (hydra-ray-launcher)"),
+}
+
+
+#: Launcher configs that Hydra and its plugins provide themselves.
+PLUGIN_LAUNCHERS: tuple[str, ...] = ("basic", "joblib", "submitit_local", "submitit_slurm",
+                                     "ray", "ray_aws")
+
+
+def check_launcher(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Reject ``hydra/launcher=NAME`` naming no launcher, or one whose plugin is not
+    installed, in one line (Hydra's own message spans a dozen).
+
+    NAME is one of our presets (``conf/hydra/launcher/NAME.yaml``, whose first default names
+    the plugin's config) or a plugin's own config (``submitit_slurm``).
+    """
+    import importlib.util
+
+    for arg in argv:
+        if not arg.startswith("hydra/launcher="):
+            continue
+        name = arg.split("=", 1)[1]
+        base = name
+        presets = sorted(p.stem for p in (conf_dir / "hydra" / "launcher").glob("*.yaml"))
+        if name not in presets and name not in PLUGIN_LAUNCHERS:
+            fail(f"hydra/launcher={name}: unknown launcher; choose one of "
+                 f"{', '.join(presets)} (presets in conf/hydra/launcher/) or "
+                 f"{', '.join(PLUGIN_LAUNCHERS)}")
+        preset = conf_dir / "hydra" / "launcher" / f"{name}.yaml"
+        if preset.is_file():
+            loaded = OmegaConf.load(preset)
+            defaults = (loaded.get("defaults") if isinstance(loaded, DictConfig) else None) or []
+            if defaults and isinstance(defaults[0], str):
+                base = defaults[0]
+        for prefix, (module, install) in LAUNCHER_PLUGINS.items():
+            if base.startswith(prefix) and importlib.util.find_spec(module) is None:
+                fail(f"hydra/launcher={name}: the {prefix} launcher plugin is not installed; "
+                     f"{install}")
+
+
+def absolute_sweep_dir(argv: list[str]) -> list[str]:
+    """``argv`` with a relative ``hydra.sweep.dir=DIR`` made absolute (from the cwd).
+
+    Remote workers (a Ray cluster, SLURM nodes started elsewhere) have another cwd; an
+    absolute sweep dir makes every job write where the user asked. Values holding an
+    interpolation (``${...}``) are left alone.
+    """
+    out = []
+    for arg in argv:
+        if arg.startswith("hydra.sweep.dir="):
+            value = arg.split("=", 1)[1]
+            if value and "${" not in value and not Path(value).is_absolute():
+                arg = f"hydra.sweep.dir={Path(value).resolve()}"
+        out.append(arg)
+    return out
+
+
 def cli() -> None:
-    """Console entry point (``python -m sim``)."""
+    """Console entry point (``python -m sim``); a sweep exits non-zero if a job did not complete.
+
+    Exit codes: 0 done; 2 bad input (for a sweep: every job that did not complete had bad
+    input); 1 a sweep with a job that crashed, was killed or is missing; 130 interrupted.
+    """
+    from sim import sweep
+
     if not CONF_DIR.is_dir():
         fail(f"config directory {CONF_DIR} not found: install the project with "
              "`pip install -e .` from its repository")
     check_group_choices(sys.argv[1:])
+    check_launcher(sys.argv[1:])
+    sys.argv[1:] = absolute_sweep_dir(sys.argv[1:])
+    sweep.LAST_SWEEP = None
     main()
+    if sweep.LAST_SWEEP is not None and sweep.LAST_SWEEP.exit_code:
+        sys.exit(sweep.LAST_SWEEP.exit_code)

@@ -1,0 +1,453 @@
+"""Sweeps: config hashes, the skip-if-complete rule, the sweep manifest and job discovery.
+
+A *job* is one config run into one directory by :func:`sim.app.run_job`; a *sweep* is a Hydra
+multirun: a sweep dir holding one job dir per config (``multirun/DATE/0``, ``.../1``, ...).
+
+The pieces, in the order a sweep meets them:
+
+* :class:`SweepCallback` (a Hydra callback, enabled in ``conf/config.yaml``) writes
+  ``sweep.json`` into the sweep dir before any job starts: the total number of jobs and each
+  job's overrides, expanded from the command line exactly as Hydra's basic sweeper expands them
+  (lists, ranges, globs). Jobs read their "job k of N" from it; :mod:`sim.report` reads it to
+  list jobs that never ran. After the sweep the callback prints one line of totals and records
+  the outcome for the exit code (:data:`LAST_SWEEP`).
+* :func:`config_hash` names what a job computes; :func:`source_digest` names the code that
+  computed it (recorded, and compared by :mod:`sim.report`). :func:`completed_summary` is the
+  skip rule: a job dir whose ``run.json`` says ``complete`` with the same hash and package
+  version, and whose ``replications.csv`` and ``summary.json`` are there and readable, is not
+  run again.
+* :func:`job_state` classifies a job dir (``complete``, ``failed``, ``interrupted``,
+  ``running``, ``incomplete``); :func:`find_job_dirs` finds them under a sweep dir.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.errors import SimError
+
+RUN_JSON = "run.json"
+SWEEP_JSON = "sweep.json"
+MULTIRUN_YAML = "multirun.yaml"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+#: Option keys (dotted) that change how a job runs but not one byte of what it writes.
+HASH_EXCLUDED: frozenset[str] = frozenset({"workers", "resume", "output.progress"})
+
+#: Job states. ``complete`` is the only one whose results are read.
+STATES: tuple[str, ...] = ("complete", "failed", "interrupted", "running", "incomplete",
+                           "missing")
+
+
+class SweepError(SimError):
+    """A sweep or run dir cannot be read (names the dir and what is missing)."""
+
+
+# ----------------------------------------------------------------------------- hashing
+
+
+def _canonical(obj: Any) -> Any:
+    """``obj`` with mappings as sorted dicts and floats that JSON can write (inf as a string)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    return obj
+
+
+def _drop(cfg: Mapping[str, Any], excluded: frozenset[str], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in cfg.items():
+        dotted = f"{prefix}{key}"
+        if dotted in excluded:
+            continue
+        out[key] = _drop(value, excluded, dotted + ".") if isinstance(value, Mapping) else value
+    return out
+
+
+def _file_digests(cfg: Any, found: dict[str, str]) -> dict[str, str]:
+    """sha256 of every existing file named by a ``path`` key anywhere in ``cfg``."""
+    if isinstance(cfg, Mapping):
+        for key, value in cfg.items():
+            if key == "path" and isinstance(value, str) and Path(value).is_file():
+                found[value] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+            else:
+                _file_digests(value, found)
+    elif isinstance(cfg, list):
+        for value in cfg:
+            _file_digests(value, found)
+    return found
+
+
+def config_hash(cfg: Mapping[str, Any]) -> str:
+    """A 16-hex-digit name for what a job computes and writes.
+
+    The sha256 of the canonical JSON (sorted keys) of the resolved plain config, without the
+    keys of :data:`HASH_EXCLUDED` (``workers``, ``resume``, ``output.progress``: the rows are
+    identical whatever they are), plus the content digest of every file a ``path`` key names (a
+    GraphML network edited in place is a different job). Equal configs give equal hashes in any
+    process and on any machine; key order does not matter.
+    """
+    payload = {"config": _canonical(_drop(cfg, HASH_EXCLUDED)),
+               "files": _file_digests(cfg, {})}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def source_digest() -> str:
+    """A 16-hex-digit digest of the ``sim`` package's source files (names and contents).
+
+    Recorded in ``run.json`` so that results computed by different code can be told apart
+    even when the package version string did not change.
+    """
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- job dirs
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when it is missing, unreadable or not an object."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+@dataclass
+class JobState:
+    """What a job dir holds.
+
+    Attributes:
+        dir: the job dir.
+        status: one of :data:`STATES`. ``complete`` needs ``run.json`` saying so *and* a
+            readable ``replications.csv`` and ``summary.json``; a ``run.json`` that says
+            ``complete`` without them is ``incomplete``. ``running`` is a job that is running
+            or was killed without a chance to say so.
+        meta: the content of ``run.json`` ({} without one).
+        summary: the content of ``summary.json`` for a complete job, else None.
+    """
+
+    dir: Path
+    status: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+
+    @property
+    def error(self) -> str:
+        """The recorded error (``""`` if none); for ``incomplete``/``running``, what is wrong."""
+        if self.meta.get("error"):
+            return str(self.meta["error"])
+        if self.status == "incomplete":
+            return "run.json says complete but replications.csv or summary.json is missing"
+        if self.status == "running":
+            return "still running, or killed before it could record an error"
+        return ""
+
+
+def job_state(run_dir: Path) -> JobState:
+    """Classify ``run_dir`` (see :class:`JobState`); never raises for a bad dir."""
+    run_dir = Path(run_dir)
+    meta = read_json(run_dir / RUN_JSON)
+    if meta is None:
+        partial = (run_dir / "replications.csv.partial").exists()
+        return JobState(run_dir, "running" if partial else "missing", {})
+    status = str(meta.get("status", ""))
+    if status == "complete":
+        summary = read_json(run_dir / "summary.json")
+        if summary is None or not (run_dir / "replications.csv").is_file():
+            return JobState(run_dir, "incomplete", meta)
+        return JobState(run_dir, "complete", meta, summary)
+    if status in ("failed", "interrupted", "running"):
+        return JobState(run_dir, status, meta)
+    return JobState(run_dir, "incomplete", meta)
+
+
+def completed_summary(run_dir: Path, chash: str, version: str | None = None
+                      ) -> dict[str, Any] | None:
+    """The skip rule: ``summary.json`` of a finished run of this config, else None.
+
+    A job is skipped only if its ``run.json`` says ``complete`` and records the same
+    ``config_hash`` and the same package ``version`` (default: this one's), and its
+    ``replications.csv`` and ``summary.json`` exist and are readable. Anything else (no run
+    dir, a failed, interrupted or killed run, only a ``.partial`` file, another config, another
+    release) runs again.
+
+    The source digest is recorded but not compared: editing code between a sweep and its
+    resumption (a plotting fix, say) should not throw finished jobs away.
+    :mod:`sim.report` warns when one sweep's jobs were computed by different code.
+    """
+    from sim import __version__
+
+    state = job_state(run_dir)
+    if state.status != "complete":
+        return None
+    if state.meta.get("config_hash") != chash:
+        return None
+    if state.meta.get("version") != (version or __version__):
+        return None
+    return state.summary
+
+
+def find_job_dirs(sweep_dir: Path, max_depth: int = 3) -> list[Path]:
+    """Job dirs under ``sweep_dir``: dirs holding ``run.json``, a ``.partial`` or ``.hydra/``.
+
+    Searched up to ``max_depth`` levels down, skipping hidden dirs (``.submitit``, ``.hydra``);
+    sorted by job number when the dir name is one, else by path.
+    """
+    found: list[Path] = []
+
+    def visit(d: Path, depth: int) -> None:
+        for child in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if ((child / RUN_JSON).exists() or (child / ".hydra").is_dir()
+                    or (child / "replications.csv.partial").exists()):
+                found.append(child)
+            elif depth < max_depth:
+                visit(child, depth + 1)
+
+    visit(sweep_dir, 1)
+
+    def order(p: Path) -> tuple[int, int, str]:
+        rel = p.relative_to(sweep_dir)
+        return (0, int(rel.name), str(rel)) if rel.name.isdigit() else (1, 0, str(rel))
+
+    return sorted(found, key=order)
+
+
+def job_overrides(run_dir: Path, meta: Mapping[str, Any] | None = None) -> list[str] | None:
+    """The job's task overrides: from ``run.json`` (``job.overrides``), else ``.hydra/``."""
+    job = (meta or {}).get("job") or {}
+    if isinstance(job.get("overrides"), list):
+        return [str(o) for o in job["overrides"]]
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if path.is_file():
+        from omegaconf import OmegaConf
+
+        try:
+            loaded = OmegaConf.to_container(OmegaConf.load(path))
+        except Exception:  # noqa: BLE001 - an unreadable file is "unknown", not a crash
+            return None
+        if isinstance(loaded, list):
+            return [str(o) for o in loaded]
+    return None
+
+
+# ----------------------------------------------------------------------------- sweep manifest
+
+
+def expand_sweep(overrides: Sequence[str], config_loader: Any = None) -> list[list[str]]:
+    """Each job's overrides, in job-number order, as Hydra's basic sweeper makes them.
+
+    Args:
+        overrides: the sweep's overrides (``hydra.sweeper.params`` as ``KEY=VALUES`` first,
+            then the command line's), e.g. ``["seed=1,2", "horizon=range(1,3)"]``.
+        config_loader: Hydra's config loader, needed only to expand ``glob(...)`` over a
+            config group.
+
+    Raises:
+        SweepError: the overrides do not parse or use a sweep the basic sweeper rejects.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parser = OverridesParser.create(config_loader=config_loader)
+        parsed = parser.parse_overrides(list(overrides))
+        batches = BasicSweeper.split_arguments(parsed, None)
+    except (HydraException, AssertionError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SweepError(f"cannot expand the sweep {list(overrides)}: {reason}") from None
+    return [list(job) for job in batches[0]]
+
+
+def sweep_overrides(hydra_cfg: Any) -> list[str] | None:
+    """The overrides that define the sweep (sweeper params, then the command line's), or None
+    when the sweeper is not Hydra's basic sweeper (whose jobs cannot be listed in advance)."""
+    from omegaconf import OmegaConf
+
+    sweeper = OmegaConf.select(hydra_cfg, "sweeper._target_", default=None)
+    if sweeper != BASIC_SWEEPER:
+        return None
+    params = OmegaConf.select(hydra_cfg, "sweeper.params", default=None) or {}
+    task = OmegaConf.select(hydra_cfg, "overrides.task", default=None) or []
+    return [f"{k}={v}" for k, v in dict(params).items()] + [str(o) for o in task]
+
+
+def write_manifest(sweep_dir: Path, jobs: Sequence[Sequence[str]], *, sweep: Sequence[str],
+                   launcher: str) -> None:
+    """Write ``sweep.json``: ``total``, ``jobs`` [{num, overrides}], the sweep's overrides,
+    the launcher, and ``started`` (epoch seconds, to tell reused results from new ones)."""
+    from sim.results import write_json_atomic
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(sweep_dir / SWEEP_JSON, {
+        "total": len(jobs), "sweep": list(sweep), "launcher": launcher,
+        "started": time.time(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "jobs": [{"num": i, "overrides": list(job)} for i, job in enumerate(jobs)],
+    })
+
+
+def read_manifest(sweep_dir: Path) -> dict[str, Any] | None:
+    """``sweep.json`` of ``sweep_dir``; failing that, the job list rebuilt from Hydra's
+    ``multirun.yaml`` (without glob expansion over config groups); None if neither works."""
+    manifest = read_json(Path(sweep_dir) / SWEEP_JSON)
+    if manifest is not None and isinstance(manifest.get("jobs"), list):
+        return manifest
+    path = Path(sweep_dir) / MULTIRUN_YAML
+    if not path.is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    try:
+        hydra_cfg = OmegaConf.load(path).hydra
+        overrides = sweep_overrides(hydra_cfg)
+        if overrides is None:
+            return None
+        jobs = expand_sweep(overrides)
+    except Exception:  # noqa: BLE001 - no manifest is a normal answer here
+        return None
+    return {"total": len(jobs), "sweep": overrides, "launcher": "",
+            "jobs": [{"num": i, "overrides": job} for i, job in enumerate(jobs)]}
+
+
+def job_total(sweep_dir: Path) -> int | None:
+    """The number of jobs in the sweep writing into ``sweep_dir``, if it can be known."""
+    manifest = read_manifest(sweep_dir)
+    total = manifest.get("total") if manifest else None
+    return total if isinstance(total, int) else None
+
+
+# ----------------------------------------------------------------------------- callback
+
+
+@dataclass
+class SweepOutcome:
+    """What a finished sweep left in its dir (see :func:`sweep_outcome`)."""
+
+    sweep_dir: Path
+    total: int
+    counts: dict[str, int]
+    reused: int
+    failed: list[JobState]
+    bad_input_only: bool
+
+    def line(self) -> str:
+        """One line: ``sweep DIR: 6 jobs, 5 complete (2 reused), 1 failed``."""
+        parts = []
+        for status, n in self.counts.items():
+            if n:
+                reused = (f" ({self.reused} done before, skipped)"
+                          if status == "complete" and self.reused else "")
+                parts.append(f"{n} {status}{reused}")
+        return f"sweep {self.sweep_dir}: {self.total} jobs, " + ", ".join(parts)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every job is complete; 2 when every failure was bad input; else 1."""
+        if self.counts.get("complete", 0) == self.total:
+            return 0
+        return 2 if self.bad_input_only else 1
+
+
+def index_job_dirs(sweep_dir: Path) -> dict[int, Path]:
+    """Job number -> job dir, from each dir's ``run.json`` (``job.num``), else its name."""
+    index: dict[int, Path] = {}
+    for d in find_job_dirs(sweep_dir):
+        meta = read_json(d / RUN_JSON) or {}
+        num = (meta.get("job") or {}).get("num")
+        if not isinstance(num, int) and d.name.isdigit():
+            num = int(d.name)
+        if isinstance(num, int):
+            index.setdefault(num, d)
+    return index
+
+
+def sweep_outcome(sweep_dir: Path, manifest: Mapping[str, Any] | None = None) -> SweepOutcome:
+    """Classify every job of the sweep in ``sweep_dir`` (from its manifest, else its dirs).
+
+    With a manifest a job whose dir does not exist is ``missing``; a job dir is matched by the
+    job number its ``run.json`` records (or its name), so any ``hydra.sweep.subdir`` works.
+    """
+    manifest = manifest if manifest is not None else read_manifest(sweep_dir)
+    if manifest is not None:
+        index = index_job_dirs(sweep_dir)
+        dirs = [index.get(int(job["num"]), sweep_dir / str(job["num"]))
+                for job in manifest["jobs"]]
+        started = float(manifest.get("started", math.inf))
+    else:
+        dirs = find_job_dirs(sweep_dir)
+        started = math.inf
+    states = [job_state(d) for d in dirs]
+    counts = {s: sum(st.status == s for st in states) for s in STATES}
+    reused = sum(st.status == "complete" and float(st.meta.get("finished", 0)) < started
+                 for st in states)
+    failed = [st for st in states if st.status != "complete"]
+    bad_input = all(st.meta.get("bad_input") for st in failed) if failed else False
+    return SweepOutcome(sweep_dir, len(states), counts, reused, failed, bad_input)
+
+
+#: The outcome of the last sweep this process ran (set by :class:`SweepCallback`).
+LAST_SWEEP: SweepOutcome | None = None
+
+
+def _callback_base() -> type:
+    from hydra.experimental.callback import Callback
+
+    return Callback
+
+
+class SweepCallback(_callback_base()):  # type: ignore[misc]
+    """Hydra callback: the sweep manifest before a multirun, the tally after it.
+
+    ``on_multirun_start`` expands the sweep (basic sweeper only) and writes ``sweep.json``;
+    ``on_multirun_end`` prints one line of totals, one line per job that did not complete, and
+    sets :data:`LAST_SWEEP`, from which ``python -m sim`` takes its exit code.
+    """
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        from hydra.core.global_hydra import GlobalHydra
+        from omegaconf import OmegaConf
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        overrides = sweep_overrides(config.hydra)
+        if overrides is None:
+            return
+        loader = GlobalHydra.instance().config_loader() \
+            if GlobalHydra.instance().is_initialized() else None
+        try:
+            jobs = expand_sweep(overrides, loader)
+        except SweepError:
+            return  # Hydra's sweeper reports the same problem in its own words
+        launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
+        write_manifest(sweep_dir, jobs, sweep=overrides, launcher=launcher)
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        import sys
+
+        global LAST_SWEEP
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        outcome = sweep_outcome(sweep_dir)
+        LAST_SWEEP = outcome
+        print(outcome.line(), flush=True)
+        if outcome.failed:
+            names = ", ".join(f"#{st.dir.name} ({st.status})" for st in outcome.failed[:10])
+            more = f" and {len(outcome.failed) - 10} more" if len(outcome.failed) > 10 else ""
+            print(f"error: {len(outcome.failed)} of {outcome.total} jobs did not complete: "
+                  f"{names}{more}; re-run the same command with hydra.sweep.dir={sweep_dir} "
+                  f"to run only those", file=sys.stderr, flush=True)

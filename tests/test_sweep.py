@@ -1,0 +1,322 @@
+"""Sweeps end to end: launchers, job k of N, atomic records, skip-if-complete and resume."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim import sweep
+from sim.app import CONF_DIR, absolute_sweep_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: A 2 x 2 sweep of tiny jobs (the default scenario, 4 replications each).
+GRID = ["seed=0,1", "detectors.audit.interval=1w,1mo", "replications=4", "output.plot=false"]
+
+
+def run_sim(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_json(job_dir: Path) -> dict:
+    return json.loads((job_dir / "run.json").read_text())
+
+
+def csv_rows(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- unit
+
+
+def test_config_hash_ignores_key_order_and_run_only_options():
+    a = {"seed": 1, "insider": {"x": 1, "y": 2.5}, "workers": 1, "output": {"plot": True}}
+    b = {"insider": {"y": 2.5, "x": 1}, "output": {"plot": True, "progress": False},
+         "workers": 4, "resume": False, "seed": 1}
+    assert sweep.config_hash(a) == sweep.config_hash(b)
+    assert len(sweep.config_hash(a)) == 16
+    assert sweep.config_hash({**a, "seed": 2}) != sweep.config_hash(a)
+    assert sweep.config_hash({**a, "output": {"plot": False}}) != sweep.config_hash(a)
+    assert sweep.config_hash({**a, "horizon": float("inf")}) != sweep.config_hash(a)
+
+
+def test_config_hash_follows_the_content_of_a_network_file(tmp_path):
+    net = tmp_path / "net.graphml"
+    net.write_text("<graph a/>")
+    cfg = {"network": {"path": str(net)}}
+    before = sweep.config_hash(cfg)
+    net.write_text("<graph b/>")
+    assert sweep.config_hash(cfg) != before
+
+
+def test_expand_sweep_matches_hydra_including_ranges_and_globs():
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+
+    jobs = sweep.expand_sweep(["seed=range(0,3)", "replications=5", "horizon=1y,2y"])
+    assert len(jobs) == 6
+    assert jobs[0] == ["seed=0", "replications=5", "horizon=1y"]
+    assert jobs[1] == ["seed=0", "replications=5", "horizon=2y"]  # the last key varies fastest
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(CONF_DIR)))
+    globbed = sweep.expand_sweep(["scenario=glob(coupang_*)", "seed=1,2"], loader)
+    assert [j[0] for j in globbed[::2]] == ["scenario=coupang_2025",
+                                            "scenario=coupang_2025_monitored"]
+    with pytest.raises(sweep.SweepError):
+        sweep.expand_sweep(["seed=interval(0,1)"])  # the basic sweeper rejects intervals
+
+
+def test_job_state_tells_complete_from_everything_that_only_looks_like_it(tmp_path):
+    def make(name: str, meta: dict | None, files: tuple[str, ...]) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        if meta is not None:
+            (d / "run.json").write_text(json.dumps(meta))
+        for f in files:
+            (d / f).write_text("{\"replications\": 1}" if f.endswith(".json") else "x\n")
+        return d
+
+    done = make("done", {"status": "complete"}, ("replications.csv", "summary.json"))
+    no_csv = make("no_csv", {"status": "complete"}, ("replications.csv.partial",
+                                                     "summary.json"))
+    killed = make("killed", {"status": "running"}, ("replications.csv.partial",))
+    failed = make("failed", {"status": "failed", "error": "ConfigError: x"}, ())
+    partial_only = make("partial_only", None, ("replications.csv.partial",))
+    assert sweep.job_state(done).status == "complete"
+    assert sweep.job_state(no_csv).status == "incomplete"
+    assert sweep.job_state(killed).status == "running"
+    assert sweep.job_state(failed).status == "failed"
+    assert sweep.job_state(failed).error == "ConfigError: x"
+    assert sweep.job_state(partial_only).status == "running"
+    assert sweep.job_state(tmp_path / "nowhere").status == "missing"
+
+
+def test_skip_rule_needs_same_hash_same_version_and_the_files(tmp_path):
+    from sim import __version__
+
+    (tmp_path / "replications.csv").write_text("x\n")
+    (tmp_path / "summary.json").write_text('{"replications": 3}')
+    meta = {"status": "complete", "config_hash": "abc", "version": __version__}
+    (tmp_path / "run.json").write_text(json.dumps(meta))
+    assert sweep.completed_summary(tmp_path, "abc") == {"replications": 3}
+    assert sweep.completed_summary(tmp_path, "abd") is None
+    assert sweep.completed_summary(tmp_path, "abc", version="0.0.0-other") is None
+    (tmp_path / "replications.csv").unlink()
+    assert sweep.completed_summary(tmp_path, "abc") is None
+
+
+def test_relative_sweep_dir_is_made_absolute():
+    args = absolute_sweep_dir(["seed=1", "hydra.sweep.dir=multirun/x",
+                               "hydra.run.dir=rel", "hydra.sweep.dir=${oc.env:X}"])
+    assert args[1] == f"hydra.sweep.dir={Path('multirun/x').resolve()}"
+    assert args[2:] == ["hydra.run.dir=rel", "hydra.sweep.dir=${oc.env:X}"]
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def serial_sweep(tmp_path_factory) -> Path:
+    """GRID through Hydra's basic launcher (one job after the other)."""
+    out = tmp_path_factory.mktemp("serial") / "sweep"
+    proc = run_sim("-m", *GRID, f"hydra.sweep.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_joblib_sweep_runs_every_job_in_worker_processes(serial_sweep, tmp_path):
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "-m", "hydra/launcher=local",
+                             "hydra.launcher.n_jobs=2", *GRID, f"hydra.sweep.dir={out}"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["total"] == 4 and manifest["launcher"].endswith("JoblibLauncher")
+    for k in range(1, 5):
+        assert f"job {k}/4 (#{k - 1}):" in stdout
+    assert f"sweep {out}: 4 jobs, 4 complete" in stdout
+    pids = set()
+    for num in range(4):
+        meta = run_json(out / str(num))
+        assert meta["status"] == "complete"
+        assert meta["job"]["num"] == num and meta["job"]["total"] == 4
+        assert meta["job"]["overrides"] == manifest["jobs"][num]["overrides"]
+        pids.add(meta["pid"])
+        # the same config gives the same hash and byte-identical rows whatever the launcher
+        assert meta["config_hash"] == run_json(serial_sweep / str(num))["config_hash"]
+        assert ((out / str(num) / "replications.csv").read_bytes()
+                == (serial_sweep / str(num) / "replications.csv").read_bytes())
+    assert proc.pid not in pids  # the jobs ran in joblib's worker processes
+
+
+def test_submitit_local_sweep(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    out = tmp_path / "sweep"
+    proc = run_sim("-m", "hydra/launcher=local_submitit", "seed=3,4", "replications=3",
+                   "output.plot=false", f"hydra.sweep.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / ".submitit").is_dir()  # submitit's own logs and pickles
+    for num, seed in ((0, 3), (1, 4)):
+        meta = run_json(out / str(num))
+        assert meta["status"] == "complete" and meta["seed"] == seed
+        assert meta["job"] == {"num": num, "total": 2, "overrides": meta["job"]["overrides"],
+                               "sweep_dir": str(out)}
+        assert len(csv_rows(out / str(num) / "replications.csv")) == 3
+
+
+def test_resume_runs_only_missing_killed_and_failed_jobs(serial_sweep, tmp_path):
+    import shutil
+
+    out = tmp_path / "sweep"
+    shutil.copytree(serial_sweep, out)
+    before = {n: (out / str(n) / "replications.csv").read_bytes() for n in range(4)}
+    shutil.rmtree(out / "0")                                       # never ran
+    (out / "1" / "replications.csv").rename(out / "1" / "replications.csv.partial")
+    meta1 = run_json(out / "1")                                    # killed mid-run
+    (out / "1" / "run.json").write_text(json.dumps({**meta1, "status": "running"}))
+    (out / "1" / "summary.json").unlink()
+    meta2 = run_json(out / "2")                                    # failed
+    (out / "2" / "run.json").write_text(json.dumps({**meta2, "status": "failed",
+                                                    "error": "RuntimeError: boom"}))
+    untouched = (out / "3" / "run.json").read_bytes()
+
+    proc = run_sim("-m", *GRID, f"hydra.sweep.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("already complete in this dir") == 1
+    assert "4 complete (1 done before, skipped)" in proc.stdout
+    assert (out / "3" / "run.json").read_bytes() == untouched     # job 3 was not re-run
+    for n in range(4):
+        assert run_json(out / str(n))["status"] == "complete"
+        assert (out / str(n) / "replications.csv").read_bytes() == before[n]
+        assert not (out / str(n) / "replications.csv.partial").exists()
+
+
+def test_a_changed_config_in_the_same_dir_runs_again_and_replaces_old_outputs(tmp_path):
+    first = run_sim("replications=3", "output.plot=false", f"hydra.run.dir={tmp_path}")
+    assert first.returncode == 0, first.stderr
+    same = run_sim("replications=3", "output.plot=false", "workers=2",
+                   f"hydra.run.dir={tmp_path}")
+    assert same.returncode == 0 and "already complete" in same.stdout  # workers: same rows
+    other = run_sim("replications=5", "output.plot=false", f"hydra.run.dir={tmp_path}")
+    assert other.returncode == 0, other.stderr
+    assert "already complete" not in other.stdout
+    assert len(csv_rows(tmp_path / "replications.csv")) == 5
+    forced = run_sim("replications=5", "output.plot=false", "resume=false",
+                     f"hydra.run.dir={tmp_path}")
+    assert forced.returncode == 0 and "already complete" not in forced.stdout
+
+
+def test_bad_input_in_a_sweep_is_a_failed_record_and_the_sweep_goes_on(tmp_path):
+    out = tmp_path / "sweep"
+    proc = run_sim("-m", "replications=0,2", "output.plot=false", f"hydra.sweep.dir={out}")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in proc.stderr
+    assert lines[0].startswith("error: job 1/2 (#0) [replications=0") and \
+        "replications: must be >= 1, got 0" in lines[0]
+    assert lines[1].startswith("error: 1 of 2 jobs did not complete: #0 (failed)")
+    assert len(lines) == 2
+    meta = run_json(out / "0")
+    assert meta["status"] == "failed" and meta["bad_input"] is True
+    assert not (out / "0" / "replications.csv").exists()
+    assert run_json(out / "1")["status"] == "complete"
+
+
+def test_missing_launcher_plugin_is_one_line(tmp_path):
+    if importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None:
+        pytest.skip("the Ray launcher is installed")
+    proc = run_sim("-m", "hydra/launcher=ray_cluster", "seed=1,2",
+                   f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: hydra/launcher=ray_cluster: the ray launcher plugin "
+                                   "is not installed; pip install -e '.[ray]' "
+                                   "(hydra-ray-launcher)")
+
+
+def test_killed_sweep_leaves_nothing_that_looks_complete_and_resumes(tmp_path):
+    """SIGKILL (no chance to clean up) in the middle of job #1, then the same command again."""
+    out = tmp_path / "sweep"
+    args = [sys.executable, "-m", "sim", "-m", "scenario=coupang_2025", "horizon=60d",
+            "replications=3,400,3", "output.plot=false", f"hydra.sweep.dir={out}"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    partial = out / "1" / "replications.csv.partial"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if partial.exists() and len(partial.read_text().splitlines()) > 20:
+                break
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("job #1 never got going")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert run_json(out / "0")["status"] == "complete"
+    assert sweep.job_state(out / "1").status == "running"          # killed: not complete
+    assert not (out / "1" / "replications.csv").exists()
+    assert not (out / "1" / "summary.json").exists()
+    assert not (out / "2").exists()
+    outcome = sweep.sweep_outcome(out)
+    assert outcome.counts["complete"] == 1 and outcome.counts["running"] == 1
+    assert outcome.counts["missing"] == 1 and outcome.exit_code == 1
+
+    job0 = (out / "0" / "run.json").read_bytes()
+    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "3 complete (1 done before, skipped)" in again.stdout
+    assert (out / "0" / "run.json").read_bytes() == job0             # not redone
+    assert [run_json(out / str(n))["status"] for n in range(3)] == ["complete"] * 3
+    assert len(csv_rows(out / "1" / "replications.csv")) == 400
+    assert not partial.exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+                    reason="the Ray launcher is not installed (pip install -e '.[ray]')")
+def test_ray_local_sweep(tmp_path):
+    out = tmp_path / "sweep"
+    proc = run_sim("-m", "hydra/launcher=ray_local", "seed=5,6", "replications=3",
+                   "output.plot=false", f"hydra.sweep.dir={out}", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for num in range(2):
+        meta = run_json(out / str(num))
+        assert meta["status"] == "complete" and meta["job"]["total"] == 2
+        assert len(csv_rows(out / str(num) / "replications.csv")) == 3
+
+
+def test_unknown_launcher_is_one_line(capsys):
+    from sim.app import check_launcher
+
+    with pytest.raises(SystemExit) as exc:
+        check_launcher(["seed=1,2", "hydra/launcher=slrum"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: hydra/launcher=slrum: unknown launcher; choose one of local,")
+    assert len(err.splitlines()) == 1
+    check_launcher(["hydra/launcher=local", "hydra/launcher=joblib"])  # installed: no error
+
+
+def test_sweep_overrides_put_sweeper_params_first_and_know_only_the_basic_sweeper():
+    from omegaconf import OmegaConf
+
+    hydra_cfg = OmegaConf.create({
+        "sweeper": {"_target_": sweep.BASIC_SWEEPER, "params": {"seed": "1,2"}},
+        "overrides": {"task": ["triage.analysts=1,5"]}})
+    overrides = sweep.sweep_overrides(hydra_cfg)
+    assert overrides == ["seed=1,2", "triage.analysts=1,5"]
+    assert len(sweep.expand_sweep(overrides)) == 4
+    hydra_cfg.sweeper._target_ = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    assert sweep.sweep_overrides(hydra_cfg) is None  # jobs not known in advance: no total
