@@ -188,7 +188,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     Raises:
         SimError: a bad config value; nothing is written but ``run.json`` saying so.
     """
-    from sim import results
+    from sim import policy, results
     from sim.engine import build_model
     from sim.errors import ConfigError
     from sim.runner import iter_replications, resolve_workers
@@ -218,6 +218,11 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     begin_record(run_dir, meta)
     t0 = time.perf_counter()
     try:
+        layer = policy.PolicyLayer.from_config(
+            {"regime": options["regime"], "firm": options["firm"]})
+        if layer is not None:  # raise the controls to the mandate before building the model
+            cfg, changes = layer.apply_mandates(cfg)
+            meta["policy_changes"] = changes
         model = build_model(cfg)
         n, seed = model.run.replications, model.run.seed
         workers = resolve_workers(workers_option)
@@ -227,15 +232,18 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
             show = False  # several jobs at once would draw over each other
         label = f"{job.label()} {cfg['scenario']}".strip()
         progress = Progress(n, label, show)
-        with results.ResultWriter(run_dir) as writer:
+        columns = layer.columns if layer is not None else ()
+        with results.ResultWriter(run_dir, extra_columns=columns) as writer:
             for result in iter_replications(cfg, model, workers):
-                writer.write(result)
+                writer.write(result, extra=layer.price(result, model) if layer else ())
                 progress.step()
             writer.finish()
-        rows = results.read_replications(run_dir / "replications.csv")
+        rows, extra = results.read_table(run_dir / "replications.csv")
         summary = results.summarize(rows, model.run.horizon)
         summary["scenario"] = cfg["scenario"]
         summary["seed"] = seed
+        if layer is not None:
+            summary["policy"] = layer.summarize(extra, rows, model)
         results.write_json_atomic(run_dir / "summary.json", summary)
         if output.get("plot", True):
             results.plot_dwell(rows, model.run.horizon, run_dir / "dwell.png")
@@ -250,13 +258,17 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     meta["finished"] = time.time()
     results.write_json_atomic(run_dir / "run.json", meta)
     if echo:
-        print(results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir)))
+        text = results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir))
+        if "policy" in summary:  # the policy lines go before "outputs in ..."
+            head, _, tail = text.rpartition("\n")
+            text = "\n".join([head, *policy.format_summary(summary["policy"]), tail])
+        print(text)
     return summary
 
 
 #: Top-level keys the app handles itself (defaults); everything else describes the model.
 APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0,
-                               "workers": 1, "resume": True}
+                               "workers": 1, "resume": True, "regime": None, "firm": None}
 
 
 def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from sim import stats
+from sim import policy_report, stats
 from sim.errors import SimError
 from sim.sweep import (
     RUN_JSON,
@@ -754,6 +754,16 @@ def build_report(path: str | os.PathLike[str], out: str | os.PathLike[str] | Non
                       plot_records_vs_dwell(coll, reps, out_dir / RECORDS_PNG)):
                 if p:
                     written.append(p)
+        policy_jobs = [j for j in coll.complete if policy_report.has_policy(j.summary or {})]
+        if policy_jobs:  # a sweep with regime=: the mandate comparison beside sweep.csv
+            arms = [policy_report.row_from_summary(
+                j.summary or {}, arm=str(j.num if j.num is not None else j.label),
+                label=j.label) for j in policy_jobs]
+            if figures:
+                written.extend(policy_report.render(
+                    arms, out_dir, title=f"Mandate comparison: {coll.root.name}").values())
+            else:
+                written.append(policy_report.write_table(arms, out_dir / policy_report.TABLE_CSV))
     except OSError as exc:
         raise SweepError(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None
     return Report(coll, rows, written)
