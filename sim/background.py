@@ -64,10 +64,12 @@ class Background:
         """Expected number of benign observations in ``horizon_hours``."""
         return self.rate * horizon_hours
 
-    def arrival_times(self, rng: np.random.Generator, probability: float) -> Iterator[float]:
-        """The times of benign observations that trip a detector with ``probability``:
-        a Poisson process of rate ``probability * rate`` (thinning), drawn in numpy blocks."""
-        return self.rhythm.points(probability * self.rate, rng)
+    def arrival_times(self, rng: np.random.Generator, probability: float,
+                      start: float = 0.0) -> Iterator[float]:
+        """The times after ``start`` (may be negative: a warm-up) of benign observations that
+        trip a detector with ``probability``: a Poisson process of rate ``probability * rate``
+        (thinning), drawn in numpy blocks."""
+        return self.rhythm.points(probability * self.rate, rng, start=start)
 
     def alarms(self, run: Run, rng: np.random.Generator, probability: float,
                on_alarm: Callable[[], None]) -> None:

@@ -53,6 +53,9 @@ class TriageParams:
                                 doc="alerts older than this are dropped unreviewed")
     confirm_probability: float = spec(0.9, lo=0, hi=1,
                                       doc="chance an analyst recognises a true alert")
+    warmup: float = spec(168.0, duration=True,
+                         doc="benign alerts start this long before the insider's first access, "
+                             "so the insider meets the queue as it normally is, not empty")
 
 
 @dataclass(slots=True)
@@ -62,6 +65,7 @@ class Alert:
     time: float
     detector: str
     true: bool
+    counted: bool = True  # False for warm-up alerts (arrived before time 0): not in statistics
 
 
 class _Team:
@@ -149,6 +153,8 @@ class TriageQueue(_Team):
         super().__init__(run, params, background)
         self.queue: deque[Alert] = deque()
         self.idle = params.analysts
+        self._warm: list[tuple[float, str]] = []  # warm-up alerts (before time 0), unsettled
+        self._settled = params.warmup <= 0
         if self._office and params.analysts > 0:
             self.env.process(self._shifts())
 
@@ -159,12 +165,53 @@ class TriageQueue(_Team):
 
     def benign_alarms(self, detector: str, probability: float,
                       rng: np.random.Generator) -> None:
-        """Benign observations trip ``detector`` with ``probability``: each is an event."""
+        """Benign observations trip ``detector`` with ``probability``: each is an event.
+
+        The warm-up before time 0 is drawn as a thinned stream (:meth:`_settle` puts it
+        through the queue when the run starts): there is no SimPy time before 0.
+        """
+        if self.params.warmup > 0 and probability > 0:
+            for t in self.background.arrival_times(rng, probability, start=-self.params.warmup):
+                if t >= 0:
+                    break
+                self._warm.append((t, detector))
         self.background.alarms(self.run, rng, probability,
                                lambda: self.submit(detector, False))
 
+    def _settle(self) -> None:
+        """Serve the warm-up alerts (FIFO recursion) and carry their state into time 0:
+        analysts still busy are released when they finish, alerts still waiting join the
+        queue (uncounted)."""
+        self._settled = True
+        free = [-self.params.warmup] * self.params.analysts
+        for arrival, detector in sorted(self._warm):
+            if not free:
+                break
+            start = self.start_from(max(arrival, free[0]))
+            if start >= 0:  # FIFO starts only grow: this and the rest still wait at time 0
+                self.queue.append(Alert(arrival, detector, False, counted=False))
+                continue
+            if start - arrival > self.params.max_alert_age:
+                continue
+            heapq.heapreplace(free, start + self._draw())
+        self._warm.clear()
+        for f in free:
+            if f > 0:
+                self.busy_time += f  # the part of a warm-up triage done after time 0
+                self.idle -= 1
+                self.env.timeout(f).callbacks.append(self._release)
+
+    def _release(self, _event: object) -> None:
+        self.idle += 1
+        self._dispatch()
+
+    def _draw(self) -> float:
+        return self.rng.gamma(self._shape, self._scale) if self._shape else self._scale
+
     def submit(self, detector: str, true: bool) -> None:
         """An alert from ``detector`` arrives now (``true``: it is about the insider)."""
+        if not self._settled:
+            self._settle()
         if true:
             self.true_alerts += 1
         else:
@@ -177,6 +224,8 @@ class TriageQueue(_Team):
             self._dispatch()
 
     def _dispatch(self) -> None:
+        if not self._settled:
+            self._settle()
         now = self.env.now
         if not self.on_shift(now):
             return
@@ -185,18 +234,20 @@ class TriageQueue(_Team):
             alert = self.queue.popleft()
             wait = now - alert.time
             if wait > max_age:
+                if not alert.counted:
+                    continue
                 self.dropped += 1
                 if self.run.events is not None:
                     self.run.emit("alert-dropped", detector=alert.detector,
                                   true_positive=alert.true, wait_hours=wait)
                 continue
             self.idle -= 1
-            self.triaged += 1
-            self.total_wait += wait
-            duration = (self.rng.gamma(self._shape, self._scale) if self._shape
-                        else self._scale)
-            self.busy_time += duration
-            if self.run.events is not None:
+            duration = self._draw()
+            self.busy_time += duration  # work done after time 0, whoever's alert it was
+            if alert.counted:
+                self.triaged += 1
+                self.total_wait += wait
+            if self.run.events is not None and alert.counted:
                 self.run.emit("triage-start", detector=alert.detector,
                               true_positive=alert.true, wait_hours=wait,
                               queue_length=len(self.queue))
@@ -207,7 +258,7 @@ class TriageQueue(_Team):
         alert: Alert = event.value
         self.idle += 1
         confirmed = alert.true and self.rng.random() < self.params.confirm_probability
-        if self.run.events is not None:
+        if self.run.events is not None and alert.counted:
             outcome = "confirmed" if confirmed else "missed" if alert.true else "dismissed"
             self.run.emit("triage-end", detector=alert.detector, true_positive=alert.true,
                           outcome=outcome, queue_length=len(self.queue))
@@ -217,8 +268,11 @@ class TriageQueue(_Team):
 
     def close(self) -> None:
         """Count alerts still waiting past their age limit at the end of the run as dropped."""
+        if not self._settled:
+            self._settle()
         now = self.env.now
-        self.dropped += sum(1 for a in self.queue if now - a.time > self.params.max_alert_age)
+        self.dropped += sum(1 for a in self.queue
+                            if a.counted and now - a.time > self.params.max_alert_age)
 
 
 class LazyTriageQueue(_Team):
@@ -236,10 +290,11 @@ class LazyTriageQueue(_Team):
 
     def __init__(self, run: Run, params: TriageParams, background: Background) -> None:
         super().__init__(run, params, background)
-        self._free = [0.0] * params.analysts  # heap: when each analyst is next free
+        self._free = [-params.warmup] * params.analysts  # heap: when each analyst is next free
         self._pending: list[tuple[float, int]] = []  # heap: next arrival of each stream
         self._streams: list[tuple[str, Iterator[float]]] = []
-        self._started: list[tuple[float, float, float]] = []  # (start, arrival, duration)
+        # (start, arrival, duration, counted) of every alert served, warm-up ones uncounted
+        self._started: list[tuple[float, float, float, bool]] = []
         self._durations: list[float] = []
         self._confirm_rng = run.rng("triage:confirm")
         self._queue_starts: deque[float] | None = deque() if run.events is not None else None
@@ -247,7 +302,7 @@ class LazyTriageQueue(_Team):
     def benign_alarms(self, detector: str, probability: float,
                       rng: np.random.Generator) -> None:
         """Benign observations trip ``detector`` with ``probability``: a thinned stream."""
-        stream = self.background.arrival_times(rng, probability)
+        stream = self.background.arrival_times(rng, probability, start=-self.params.warmup)
         first = next(stream, math.inf)
         if math.isfinite(first):
             self._streams.append((detector, stream))
@@ -262,7 +317,20 @@ class LazyTriageQueue(_Team):
         return self._durations.pop()
 
     def _serve(self, arrival: float, detector: str, true: bool) -> float | None:
-        """Put one alert through the FIFO recursion; return its triage end, None if dropped."""
+        """Put one alert through the FIFO recursion; return its triage end, None if dropped.
+
+        A warm-up alert (arrival before time 0) occupies an analyst but enters no statistic.
+        """
+        if arrival < 0:
+            if self._free:
+                start = self.start_from(max(arrival, self._free[0]))
+                if start - arrival <= self.params.max_alert_age:
+                    duration = self._duration()
+                    heapq.heapreplace(self._free, start + duration)
+                    self._started.append((start, arrival, duration, False))
+                    if self._queue_starts is not None:  # tracing: it may still be waiting
+                        self._queue_starts.append(start)
+            return None
         tracing = self.run.events is not None
         if tracing:
             q = self._queue_starts
@@ -272,19 +340,19 @@ class LazyTriageQueue(_Team):
             self.run.emit("alert", t=arrival, detector=detector, true_positive=true,
                           queue_length=len(q) + 1)
         if not self._free:  # nobody to triage: it ages out
-            self._started.append((math.inf, arrival, 0.0))
+            self._started.append((math.inf, arrival, 0.0, True))
             return None
         start = self.start_from(max(arrival, self._free[0]))
         wait = start - arrival
         if wait > self.params.max_alert_age:
-            self._started.append((math.inf, arrival, 0.0))
+            self._started.append((math.inf, arrival, 0.0, True))
             if tracing:
                 self.run.emit("alert-dropped", t=arrival + self.params.max_alert_age,
                               detector=detector, true_positive=true, wait_hours=wait)
             return None
         duration = self._duration()
         heapq.heapreplace(self._free, start + duration)
-        self._started.append((start, arrival, duration))
+        self._started.append((start, arrival, duration, True))
         if tracing:
             assert self._queue_starts is not None
             self._queue_starts.append(start)
@@ -306,7 +374,8 @@ class LazyTriageQueue(_Team):
         while pending and pending[0][0] < until:
             arrival, k = pending[0]
             detector, stream = streams[k]
-            self.false_alerts += 1
+            if arrival >= 0:
+                self.false_alerts += 1
             self._serve(arrival, detector, False)
             nxt = next(stream, math.inf)
             if math.isfinite(nxt):
@@ -327,11 +396,13 @@ class LazyTriageQueue(_Team):
             # this stream's alerts up to the next arrival of another stream (or ``until``)
             limit = min(until, min((p[0] for p in pending[1:]), default=inf))
             while arrival < limit:
-                count += 1
+                counted = arrival >= 0  # warm-up alerts occupy analysts, enter no statistic
+                count += counted
                 f = free[0]
                 start = arrival if arrival > f else f
                 if start - arrival > max_age:
-                    started.append((inf, arrival, 0.0))
+                    if counted:
+                        started.append((inf, arrival, 0.0, True))
                 else:
                     if not shape:
                         d = scale
@@ -341,7 +412,7 @@ class LazyTriageQueue(_Team):
                             durations.reverse()
                         d = durations.pop()
                     heapreplace(free, start + d)
-                    started.append((start, arrival, d))
+                    started.append((start, arrival, d, counted))
                 arrival = next(stream, inf)
             if arrival < inf:
                 heapreplace(pending, (arrival, k))
@@ -371,12 +442,14 @@ class LazyTriageQueue(_Team):
         end = self.env.now
         self._advance(end)
         max_age = self.params.max_alert_age
-        for start, arrival, duration in self._started:
+        for start, arrival, duration, counted in self._started:
             if start <= end:
-                self.triaged += 1
-                self.total_wait += start - arrival
-                self.busy_time += duration
-            elif min(start, end) - arrival > max_age:
+                # work done after time 0 counts as busy time, whoever's alert it was
+                self.busy_time += duration if start >= 0 else max(start + duration, 0.0)
+                if counted:
+                    self.triaged += 1
+                    self.total_wait += start - arrival
+            elif counted and min(start, end) - arrival > max_age:
                 self.dropped += 1
         if self.run.events is not None:  # drop trace events of what happened after the end
             self.run.events[:] = [e for e in self.run.events if e["t"] <= end]

@@ -109,3 +109,32 @@ def test_tracing_changes_nothing_and_logs_tagged_actions():
     assert len(detection) == 1 and detection[0]["t"] == traced.dwell_hours
     assert actions[-1] in ("containment", "access-ended")
     assert sum(e["records"] for e in exfil) <= traced.records_exfiltrated
+
+
+@pytest.mark.parametrize("mode", ["fast", "exact"])
+def test_warmup_means_the_insider_meets_a_busy_queue(mode):
+    """With a week of benign alerts before time 0, an overloaded team is already behind when
+    the insider's first alert arrives; without it the queue would start empty."""
+    common = dict(
+        network={"_target_": "tests.conftest.tiny_network", "records": 10**9},
+        insider={"profile": "flat", "sessions_per_day": 1},
+        # ~3 false alarms an hour around the clock for one analyst doing 2 an hour
+        background={"employees": 1000, "observations_per_employee_per_day": 24,
+                    "profile": "flat", "weekend_factor": 1.0, "mode": mode},
+        detectors={"m": {"_target_": "sim.detectors.ContinuousMonitoring",
+                         "threshold": 2.75, "dprime": 10.0, "latency": 0}},
+        horizon="2d")
+
+    def queue_met_by_insider(warmup: str) -> int:
+        model = make_model(**common, triage={"analysts": 1, "triage_time": "30m",
+                                             "triage_time_cv": 0, "warmup": warmup,
+                                             "max_alert_age": "inf"})
+        events: list = []
+        simulate(model, 3, 0, trace=events)
+        return next(e["queue_length"] for e in events
+                    if e["action"] == "alert" and e["true_positive"])
+
+    assert queue_met_by_insider("0h") == 1  # the alert at time 0 finds nobody ahead of it
+    # a week at 1.5x capacity (3 alerts/h, 2 triaged/h) leaves ~170 alerts waiting; 4 SD of
+    # the Poisson arrivals (sqrt(504) = 22) below that is still far above 50
+    assert queue_met_by_insider("1w") > 50

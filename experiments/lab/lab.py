@@ -164,8 +164,8 @@ lab.show(lab.table([baseline, monitored], ["dwell", "within_24h", "caught_by", "
 #
 # ### B2. A busy Monday: the alert threshold
 #
-# The scenario above starts at midnight with an empty queue. Real teams start their week with
-# a day of alerts. From here on, time 0 is **Monday 09:00 in Seoul**, when the insider's
+# The scenario above starts at midnight, when the night shift has little to do. Real teams are
+# busiest in office hours. From here on, time 0 is **Monday 09:00 in Seoul**, when the insider's
 # access becomes possible; they log on in their own evening, after the analysts have had a day
 # of benign alerts (so every time below includes those ~11 hours before the first session).
 # Now change the alert threshold: a lower threshold flags more of the insider's sessions *and*
