@@ -280,8 +280,9 @@ def simulate(model: Model, seed: int, replication: int,
             :meth:`Run.emit`); tracing changes no draw, so the result is the same.
         counters: if given, filled with the work done: ``simpy_events`` (events the SimPy
             environment scheduled) and ``relevant_events`` (the events that can change the
-            outcome: two per insider session, each audit or review, each alert, detection and
-            containment), for the benchmark.
+            outcome: two per insider session, each audit or review, each alert - including the
+            warm-up alerts that set the queue the insider meets - detection and containment),
+            for the benchmark.
     """
     run = Run(model, seed, replication, trace)
     run.attach(det.start(run) for det in model.detectors)
@@ -294,8 +295,8 @@ def simulate(model: Model, seed: int, replication: int,
     if counters is not None:
         counters["simpy_events"] = next(run.env._eid)  # SimPy numbers every scheduled event
         counters["relevant_events"] = (2 * run.insider.sessions + run.triage.true_alerts
-                                       + run.triage.false_alerts + run.periodic_checks
-                                       + (2 if run.detected_by else 0))
+                                       + run.triage.false_alerts + run.triage.warmup_alerts
+                                       + run.periodic_checks + (2 if run.detected_by else 0))
     insider = run.insider
     detected = bool(run.detected_by)
     end = run.env.now

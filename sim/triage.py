@@ -79,6 +79,7 @@ class _Team:
         self.rng = run.rng("triage")
         self.true_alerts = 0
         self.false_alerts = 0
+        self.warmup_alerts = 0  # benign alerts before time 0 (not in the statistics)
         self.dropped = 0
         self.triaged = 0
         self.total_wait = 0.0
@@ -184,6 +185,7 @@ class TriageQueue(_Team):
         queue (uncounted)."""
         self._settled = True
         free = [-self.params.warmup] * self.params.analysts
+        self.warmup_alerts = len(self._warm)
         for arrival, detector in sorted(self._warm):
             if not free:
                 break
@@ -275,6 +277,9 @@ class TriageQueue(_Team):
                             if a.counted and now - a.time > self.params.max_alert_age)
 
 
+_TRIAGED, _DROPPED, _WARMUP = 0, 1, 2
+
+
 class LazyTriageQueue(_Team):
     """The fast triage queue: benign alerts are served by a recursion, not by SimPy events.
 
@@ -293,8 +298,10 @@ class LazyTriageQueue(_Team):
         self._free = [-params.warmup] * params.analysts  # heap: when each analyst is next free
         self._pending: list[tuple[float, int]] = []  # heap: next arrival of each stream
         self._streams: list[tuple[str, Iterator[float]]] = []
-        # (start, arrival, duration, counted) of every alert served, warm-up ones uncounted
-        self._started: list[tuple[float, float, float, bool]] = []
+        # (start, arrival, duration, kind) of every alert put through the recursion, in order
+        # (FIFO starts never decrease); kind: _TRIAGED, _DROPPED or _WARMUP. Statistics are
+        # booked at once, and close() undoes the tail that starts after the end of the run.
+        self._started: list[tuple[float, float, float, int]] = []
         self._durations: list[float] = []
         self._confirm_rng = run.rng("triage:confirm")
         self._queue_starts: deque[float] | None = deque() if run.events is not None else None
@@ -327,7 +334,8 @@ class LazyTriageQueue(_Team):
                 if start - arrival <= self.params.max_alert_age:
                     duration = self._duration()
                     heapq.heapreplace(self._free, start + duration)
-                    self._started.append((start, arrival, duration, False))
+                    self._started.append((start, arrival, duration, _WARMUP))
+                    self.busy_time += max(start + duration, 0.0) - max(start, 0.0)
                     if self._queue_starts is not None:  # tracing: it may still be waiting
                         self._queue_starts.append(start)
             return None
@@ -340,19 +348,24 @@ class LazyTriageQueue(_Team):
             self.run.emit("alert", t=arrival, detector=detector, true_positive=true,
                           queue_length=len(q) + 1)
         if not self._free:  # nobody to triage: it ages out
-            self._started.append((math.inf, arrival, 0.0, True))
+            self._started.append((math.inf, arrival, 0.0, _DROPPED))
+            self.dropped += 1
             return None
         start = self.start_from(max(arrival, self._free[0]))
         wait = start - arrival
         if wait > self.params.max_alert_age:
-            self._started.append((math.inf, arrival, 0.0, True))
+            self._started.append((start, arrival, 0.0, _DROPPED))
+            self.dropped += 1
             if tracing:
                 self.run.emit("alert-dropped", t=arrival + self.params.max_alert_age,
                               detector=detector, true_positive=true, wait_hours=wait)
             return None
         duration = self._duration()
         heapq.heapreplace(self._free, start + duration)
-        self._started.append((start, arrival, duration, True))
+        self._started.append((start, arrival, duration, _TRIAGED))
+        self.triaged += 1
+        self.total_wait += wait
+        self.busy_time += duration
         if tracing:
             assert self._queue_starts is not None
             self._queue_starts.append(start)
@@ -376,6 +389,8 @@ class LazyTriageQueue(_Team):
             detector, stream = streams[k]
             if arrival >= 0:
                 self.false_alerts += 1
+            else:
+                self.warmup_alerts += 1
             self._serve(arrival, detector, False)
             nxt = next(stream, math.inf)
             if math.isfinite(nxt):
@@ -389,7 +404,8 @@ class LazyTriageQueue(_Team):
         pending, streams, free, started = self._pending, self._streams, self._free, self._started
         max_age, heapreplace, inf = self.params.max_alert_age, heapq.heapreplace, math.inf
         durations, shape, scale = self._durations, self._shape, self._scale
-        count = 0
+        count = warm = triaged = dropped = 0
+        wait = busy = 0.0
         while pending and pending[0][0] < until:
             arrival, k = pending[0]
             stream = streams[k][1]
@@ -398,11 +414,13 @@ class LazyTriageQueue(_Team):
             while arrival < limit:
                 counted = arrival >= 0  # warm-up alerts occupy analysts, enter no statistic
                 count += counted
+                warm += not counted
                 f = free[0]
                 start = arrival if arrival > f else f
                 if start - arrival > max_age:
                     if counted:
-                        started.append((inf, arrival, 0.0, True))
+                        started.append((start, arrival, 0.0, _DROPPED))
+                        dropped += 1
                 else:
                     if not shape:
                         d = scale
@@ -412,13 +430,25 @@ class LazyTriageQueue(_Team):
                             durations.reverse()
                         d = durations.pop()
                     heapreplace(free, start + d)
-                    started.append((start, arrival, d, counted))
+                    if counted:
+                        started.append((start, arrival, d, _TRIAGED))
+                        triaged += 1
+                        wait += start - arrival
+                        busy += d
+                    else:
+                        started.append((start, arrival, d, _WARMUP))
+                        busy += max(start + d, 0.0) - max(start, 0.0)
                 arrival = next(stream, inf)
             if arrival < inf:
                 heapreplace(pending, (arrival, k))
             else:
                 heapq.heappop(pending)
         self.false_alerts += count
+        self.warmup_alerts += warm
+        self.triaged += triaged
+        self.dropped += dropped
+        self.total_wait += wait
+        self.busy_time += busy
 
     def submit(self, detector: str, true: bool) -> None:
         """An alert from ``detector`` arrives now (``true``: it is about the insider)."""
@@ -442,14 +472,19 @@ class LazyTriageQueue(_Team):
         end = self.env.now
         self._advance(end)
         max_age = self.params.max_alert_age
-        for start, arrival, duration, counted in self._started:
-            if start <= end:
-                # work done after time 0 counts as busy time, whoever's alert it was
-                self.busy_time += duration if start >= 0 else max(start + duration, 0.0)
-                if counted:
-                    self.triaged += 1
-                    self.total_wait += start - arrival
-            elif counted and min(start, end) - arrival > max_age:
-                self.dropped += 1
+        started = self._started
+        # Statistics were booked as alerts went through the recursion; undo those that start
+        # after the end (FIFO starts never decrease, so they are the tail).
+        while started and started[-1][0] > end:
+            start, arrival, duration, kind = started.pop()
+            if kind == _TRIAGED:
+                self.triaged -= 1
+                self.total_wait -= start - arrival
+                self.busy_time -= duration
+            elif kind == _DROPPED:
+                if end - arrival <= max_age:  # not yet too old when the run ended
+                    self.dropped -= 1
+            else:
+                self.busy_time -= duration
         if self.run.events is not None:  # drop trace events of what happened after the end
             self.run.events[:] = [e for e in self.run.events if e["t"] <= end]
