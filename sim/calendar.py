@@ -105,7 +105,7 @@ class Rhythm:
 
     def acceptance(self, t: float) -> float:
         """Probability of keeping a candidate point at ``t`` when thinning at the peak rate."""
-        return self._accept[int(t + self._shift) % HOURS_PER_WEEK]
+        return self._accept[math.floor(t + self._shift) % HOURS_PER_WEEK]
 
     def points(self, mean_rate: float, rng: np.random.Generator, start: float = 0.0,
                first_block: int = 64, max_block: int = 8192) -> Iterator[float]:
@@ -140,5 +140,5 @@ class Rhythm:
         shift = self._shift
         while True:
             t += rng.exponential(1.0 / peak_rate)
-            if rng.random() < accept[int(t + shift) % HOURS_PER_WEEK]:
+            if rng.random() < accept[math.floor(t + shift) % HOURS_PER_WEEK]:
                 return t

@@ -235,9 +235,10 @@ class VolumeThreshold(Detector):
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ExternalParams:
-    base_mean_time: float = spec(math.inf, duration=True, allow_inf=True,
+    base_mean_time: float = spec(math.inf, duration=True, allow_inf=True, lo=0, lo_open=True,
                                  doc="mean time to outside discovery with nothing leaked")
-    mean_time_per_million: float = spec(131490.0, duration=True, allow_inf=True,
+    mean_time_per_million: float = spec(131490.0, duration=True, allow_inf=True, lo=0,
+                                        lo_open=True,
                                         doc="each million leaked records adds a hazard of "
                                             "1/this (default 15 y)")
 

@@ -195,6 +195,9 @@ class Insider:
         self._on_start = on_session_start
         self._on_end = on_session_end
         self.process = self.env.process(self._run())
+        lifetime_left = plan.credential_lifetime - plan.credential_age
+        if 0 < lifetime_left < math.inf:  # the credential expires during the run, maybe mid-session
+            self.env.timeout(lifetime_left).callbacks.append(lambda _e: self.cut("expired"))
 
     def records_now(self) -> int:
         """Records exfiltrated up to now, counting the elapsed share of a running session."""

@@ -698,6 +698,8 @@ class _EnterpriseParams:
     employees: int = spec(lo=0)
     retained_credential: str = spec(choices=CREDENTIAL_TYPES)
     seed: int = spec(lo=0)
+    retained_lifetime: float | None = spec(None, duration=True, allow_inf=True, lo=0,
+                                           lo_open=True)
 
     def check(self) -> None:
         _check_zones(self.zones, self.hosts)
@@ -924,7 +926,8 @@ def _add_service_accounts(b: _Builder, calls: Mapping[str, Sequence[str]],
 def generate(hosts: int = 200, zones: Sequence[str] = ("dmz", "app", "data", "corp"),
              segmentation: float = 0.8, datastores: int = 3,
              records_per_store: int = 1_000_000, employees: int = 500,
-             retained_credential: str = "signing_key", seed: int = 0) -> Network:
+             retained_credential: str = "signing_key", seed: int = 0,
+             retained_lifetime: float | str | None = None) -> Network:
     """A parametric enterprise network with one retained credential.
 
     Zones, in order: the first is the internet-facing edge (hosts ``gateway``/``web``); the
@@ -970,6 +973,8 @@ def generate(hosts: int = 200, zones: Sequence[str] = ("dmz", "app", "data", "co
         employees: size of the benign user population, >= 0.
         retained_credential: one of :data:`CREDENTIAL_TYPES`.
         seed: seed of the generator; the same arguments give the same network.
+        retained_lifetime: lifetime of the retained credential (a duration; ``inf`` never
+            expires); default by type: signing key 10 y, API token 2 y, account never.
 
     Raises:
         ConfigError: an argument is out of range; the key is the argument name.
@@ -977,7 +982,8 @@ def generate(hosts: int = 200, zones: Sequence[str] = ("dmz", "app", "data", "co
     p = build(_EnterpriseParams, dict(
         hosts=hosts, zones=zones, segmentation=segmentation, datastores=datastores,
         records_per_store=records_per_store, employees=employees,
-        retained_credential=retained_credential, seed=seed))
+        retained_credential=retained_credential, seed=seed,
+        retained_lifetime=retained_lifetime))
     rng = np.random.default_rng(p.seed)
     layout = _Layout.of(p.zones)
     b = _Builder()
@@ -1045,6 +1051,8 @@ def generate(hosts: int = 200, zones: Sequence[str] = ("dmz", "app", "data", "co
         grants = route
     insider, key = "former_insider", f"retained_{kind}"
     issued, lifetime = _RETAINED[kind]
+    if p.retained_lifetime is not None:
+        lifetime = p.retained_lifetime
     graph.add_node(insider, kind="identity", role="former_employee")
     graph.add_node(key, kind="credential", cred_type=kind, issued_hours_ago=issued,
                    lifetime_hours=lifetime, revoked=False)

@@ -156,6 +156,9 @@ class TriageQueue(_Team):
         self.idle = params.analysts
         self._warm: list[tuple[float, str]] = []  # warm-up alerts (before time 0), unsettled
         self._settled = params.warmup <= 0
+        if not self._settled:  # settle at time 0 exactly (or earlier, at a submit at time 0)
+            self.env.timeout(0).callbacks.append(
+                lambda _e: None if self._settled else self._settle())
         if self._office and params.analysts > 0:
             self.env.process(self._shifts())
 
@@ -182,7 +185,8 @@ class TriageQueue(_Team):
     def _settle(self) -> None:
         """Serve the warm-up alerts (FIFO recursion) and carry their state into time 0:
         analysts still busy are released when they finish, alerts still waiting join the
-        queue (uncounted)."""
+        queue (uncounted). Runs at time 0, before any alert of the run is queued."""
+        assert self.env.now == 0, "the warm-up must be settled at time 0"
         self._settled = True
         free = [-self.params.warmup] * self.params.analysts
         self.warmup_alerts = len(self._warm)

@@ -68,7 +68,8 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
 
 def test_malformed_graph_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "net.json"
-    bad.write_text('{"graph": {"employees": 5}, "nodes": [{"id": "a", "kind": "spaceship"}], "edges": []}')
+    bad.write_text('{"graph": {"employees": 5}, "nodes": [{"id": "a", "kind": "spaceship"}], '
+                   '"edges": []}')
     proc = run_sim("network=file", f"network.path={bad}", f"hydra.run.dir={tmp_path / 'r'}")
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {bad}") and "spaceship" in proc.stderr

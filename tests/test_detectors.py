@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.detectors import ContinuousMonitoring, PeriodicAudit, upper_tail
+from sim.detectors import ContinuousMonitoring, ExternalDiscovery, PeriodicAudit, upper_tail
 from sim.engine import simulate
 from sim.errors import ConfigError
 from tests.conftest import make_model
@@ -31,6 +31,8 @@ def test_binormal_roc_sets_both_rates_from_one_threshold():
 def test_detector_params_are_validated():
     with pytest.raises(ConfigError, match="coverage: must be in \\[0, 1\\]"):
         PeriodicAudit(coverage=2)
+    with pytest.raises(ConfigError, match="base_mean_time: must be > 0"):
+        ExternalDiscovery(base_mean_time=0)
     with pytest.raises(ConfigError, match="detectors.audit.interval: must be a duration"):
         make_model(detectors={"audit": {"_target_": "sim.detectors.PeriodicAudit",
                                         "interval": "monthly"}})

@@ -94,10 +94,21 @@ def test_expired_credential_ends_access():
     assert max(starts) < 24.0 <= res.access_hours
 
 
-def expiring_network():
+def expiring_network(after: float = 24.0):
     from sim.network import Network
     from tests.conftest import tiny_graph
 
     g = tiny_graph(10**9)
-    g.nodes["key"]["lifetime_hours"] = 1000.0 + 24.0  # expires one day into the run
+    g.nodes["key"]["lifetime_hours"] = 1000.0 + after  # expires `after` hours into the run
     return Network(g, source="expiring")
+
+
+def test_credential_expiring_mid_session_cuts_it_pro_rata():
+    # one 10-hour session of 1000 records; the key expires 4 h into it
+    cfg = merge(BASE, {"network": {"_target_": "tests.test_insider.expiring_network",
+                                   "after": 4.0},
+                       "insider": {"records_per_session": 1000, "request_rate_per_ip": 44,
+                                   "ip_addresses": 10, "max_session_hours": "20h"}})
+    res = simulate(build_model(cfg), 1, 0)
+    assert res.access_ended_by == "expired" and res.access_hours == pytest.approx(4.0)
+    assert res.records_exfiltrated == 400

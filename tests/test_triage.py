@@ -143,3 +143,33 @@ def test_triage_time_has_the_configured_mean(Queue, cv):
     q.close()
     # mean of n gamma draws: SE = cv * 2 / sqrt(n); allow 4 SE
     assert q.busy_time / n == pytest.approx(2.0, abs=4 * cv * 2 / math.sqrt(n) + 1e-12)
+
+
+class OneWarmUpAlert:
+    """A background whose only benign alert arrives one hour before time 0."""
+
+    def arrival_times(self, rng, probability, start=0.0):
+        return iter([-1.0])
+
+    def alarms(self, run, rng, probability, on_alarm):  # no benign alert after time 0
+        pass
+
+
+@both
+def test_warm_up_backlog_is_carried_into_time_zero(Queue):
+    """An analyst busy with a warm-up alert from -1 h to 9 h makes an alert at 5 h wait 4 h."""
+    run = FakeRun()
+    q = Queue(run, build(TriageParams, {"analysts": 1, "triage_time": 10, "triage_time_cv": 0,
+                                        "warmup": 2}), OneWarmUpAlert())
+    q.benign_alarms("m", 0.5, np.random.default_rng(0))
+
+    def later():
+        yield run.env.timeout(5)
+        q.submit("m", False)
+
+    run.env.process(later())
+    run.env.run(until=30)
+    q.close()
+    assert (q.false_alerts, q.triaged) == (1, 1)  # the warm-up alert is in no statistic
+    assert q.mean_wait == pytest.approx(4.0)
+    assert q.busy_time == pytest.approx(9.0 + 10.0)  # the warm-up triage's part after 0, too
