@@ -73,25 +73,14 @@ class Background:
 
     def alarms(self, run: Run, rng: np.random.Generator, probability: float,
                on_alarm: Callable[[], None]) -> None:
-        """Start a process calling ``on_alarm()`` at each benign observation that trips a
-        detector with ``probability``.
+        """Exact mode: start a process that simulates every benign observation as a SimPy
+        event and calls ``on_alarm()`` for each one that trips a detector with ``probability``.
 
-        In fast mode this is a thinned Poisson process of rate ``probability * rate``; in exact
-        mode every observation is simulated and tested. Both have the same distribution.
+        (Fast mode never calls this: the lazy triage queue takes :meth:`arrival_times`.)
         """
         if probability <= 0 or self.rate <= 0:
             return
-        if self.params.mode == "fast":
-            run.env.process(self._fast(run, rng, probability * self.rate, on_alarm))
-        else:
-            run.env.process(self._exact(run, rng, probability, on_alarm))
-
-    def _fast(self, run, rng, rate, on_alarm):
-        env, next_point = run.env, self.rhythm.next_point
-        while True:
-            t = next_point(env.now, rate, rng)
-            yield env.timeout(t - env.now)
-            on_alarm()
+        run.env.process(self._exact(run, rng, probability, on_alarm))
 
     def _exact(self, run, rng, probability, on_alarm):
         env, next_point, rate = run.env, self.rhythm.next_point, self.rate

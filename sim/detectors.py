@@ -56,6 +56,8 @@ class Detector(ABC):
     Params: ClassVar[type[Any]]
     #: Name in results (``detected_by``); the app sets it to the config key.
     name: str = ""
+    #: Whether it scores every benign observation (and so raises false alarms from them).
+    scores_benign_activity: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = build(self.Params, params)
@@ -169,6 +171,7 @@ class ContinuousMonitoring(Detector):
     """
 
     Params = MonitoringParams
+    scores_benign_activity = True
 
     @property
     def true_positive_rate(self) -> float:
@@ -223,6 +226,7 @@ class VolumeThreshold(Detector):
     """
 
     Params = VolumeParams
+    scores_benign_activity = True
 
     def start(self, run: Run) -> Watch:
         limit = self.params.max_requests_per_ip_hour

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.background import Background, BackgroundParams
+from sim.background import EXACT_EVENT_LIMIT, Background, BackgroundParams
 from sim.calendar import Calendar, Rhythm
 from sim.detectors import Detector, Watch
 from sim.errors import ConfigError
@@ -159,10 +159,8 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
                   tuple(detectors))
     if background.params.mode == "exact":
         expected = background.expected_events(run.horizon) * sum(
-            1 for d in detectors if hasattr(d.Params, "__dataclass_fields__") and
-            ("threshold" in d.Params.__dataclass_fields__
-             or "benign_trip_probability" in d.Params.__dataclass_fields__))
-        if expected > 20_000_000:
+            1 for d in detectors if d.scores_benign_activity)
+        if expected > EXACT_EVENT_LIMIT:
             raise ConfigError("background.mode", f"exact mode would simulate about "
                               f"{expected:.3g} benign events per replication; use fast, or a "
                               f"smaller network or horizon")
