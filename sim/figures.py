@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim import atomic
 from sim.timeunits import DAY, MONTH, WEEK, YEAR, format_hours
 
 if TYPE_CHECKING:
@@ -59,17 +60,9 @@ _LIN = 0.5               # width of the first (linear) day on the day-log axis, 
 
 
 def _savefig(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically (a temp file in the same dir, renamed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # usual permissions, not 0600
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``fig`` as PNG to ``path`` atomically, creating its directory."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic.save_figure(fig, path)
 
 
 def engine_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

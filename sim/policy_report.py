@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import atomic
 from sim.timeunits import DAY, MONTH, WEEK, YEAR, format_hours
 
 TABLE_CSV = "mandates.csv"
@@ -212,18 +213,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` (usual permissions) and rename it."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write the table as CSV (atomically): :func:`table_columns`, empty cells for None/NaN."""
     path = Path(path)
@@ -234,7 +223,7 @@ def write_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str])
     writer.writerow(cols)
     for row in rows:
         writer.writerow([_cell(row.get(c)) for c in cols])
-    _atomic_write(path, buf.getvalue().encode("utf-8"))
+    atomic.write_bytes(path, buf.getvalue().encode("utf-8"))
     return path
 
 
@@ -786,7 +775,7 @@ def render(table: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
     for key, build in (("dwell", figure_dwell), ("costs", figure_costs),
                        ("deadlines", figure_deadlines), ("fines", figure_fines)):
         pngs[key] = _png(build(rows))
-        _atomic_write(out / FIGURES[key], pngs[key])
+        atomic.write_bytes(out / FIGURES[key], pngs[key])
         written[key] = out / FIGURES[key]
     sentences = reading(rows)
     captions = {
@@ -802,10 +791,10 @@ def render(table: Sequence[Mapping[str, Any]] | str | os.PathLike[str],
                  "star: the real fine. Regimes without a fine rule are marked.",
     }
     written["html"] = out / REPORT_HTML
-    _atomic_write(written["html"], _html(rows, title, sentences, pngs, captions)
+    atomic.write_bytes(written["html"], _html(rows, title, sentences, pngs, captions)
                   .encode("utf-8"))
     written["md"] = out / REPORT_MD
-    _atomic_write(written["md"], _markdown(rows, title, sentences, captions).encode("utf-8"))
+    atomic.write_bytes(written["md"], _markdown(rows, title, sentences, captions).encode("utf-8"))
     return written
 
 

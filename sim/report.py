@@ -31,7 +31,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from sim import policy_report, stats
+from sim import atomic, policy_report, stats
 from sim.errors import SimError
 from sim.sweep import (
     RUN_JSON,
@@ -359,29 +358,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that it is either the old file or the whole new one.
-
-    A temporary file in the same dir, fsynced, then renamed; its mode follows the umask like
-    any new file (not mkstemp's 0600), so that others sharing a sweep dir can read it.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: Atomic writes live in :mod:`sim.atomic`; kept under this name for callers of the report.
+write_atomic = atomic.write_bytes
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
@@ -492,10 +470,7 @@ def style_axes(ax: Any) -> None:
 
 
 def save_figure(fig: Any, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=150, format="png")
-    write_atomic(path, buf.getvalue())
-    return path
+    return atomic.save_figure(fig, path, dpi=150)
 
 
 def _safe(name: str) -> str:

@@ -34,7 +34,6 @@ import json
 import math
 import operator
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from sim import stats
+from sim import atomic, stats
 from sim.errors import SimError
 from sim.timeunits import DAY, YEAR, format_hours
 
@@ -295,7 +294,7 @@ class ResultWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self.partial_path, self.path)
-        _fsync_dir(self.run_dir)
+        atomic.fsync_dir(self.run_dir)
         self.finished = True
 
     def abort(self) -> None:
@@ -312,20 +311,6 @@ class ResultWriter:
             self.finish()
         else:
             self.abort()
-
-
-def _fsync_dir(path: Path) -> None:
-    """Best-effort fsync of a directory so a rename survives a power loss (no-op if unsupported)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_replications(path: str | os.PathLike[str]) -> list[ReplicationResult]:
@@ -548,29 +533,15 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON so that ``path`` is either the old file or the whole new one.
 
-    Writes a temporary file in the same directory, fsyncs it and ``os.replace``-s it onto
-    ``path``. Numpy scalars become plain numbers, tuples lists, NaN/inf ``null``.
+    Goes through :func:`sim.atomic.write_bytes`. Numpy scalars become plain numbers,
+    tuples lists, NaN/inf ``null``.
 
     Raises:
         TypeError: ``obj`` holds something JSON cannot represent (the old file is untouched).
         OSError: the directory is not writable.
     """
-    path = Path(path)
     text = json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
+    atomic.write_text(path, text)
 
 
 # ----------------------------------------------------------------------------- figure
@@ -713,18 +684,7 @@ def plot_dwell(results: Sequence[ReplicationResult], horizon_hours: float,
                  f"{_count_share(int(detected.sum()), n)} detected within {format_hours(horizon)}",
                  fontsize=10.5)
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=150, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic.save_figure(fig, path, dpi=150)
 
 
 def _survival_in_range(km: stats.KMResult, t: float) -> tuple[float, float, float]:
