@@ -9,8 +9,9 @@ some UTC offset, normalised to a mean of 1, used to thin a Poisson process. Offs
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -108,13 +109,17 @@ class Rhythm:
         return self._accept[math.floor(t + self._shift) % HOURS_PER_WEEK]
 
     def points(self, mean_rate: float, rng: np.random.Generator, start: float = 0.0,
-               first_block: int = 64, max_block: int = 8192) -> Iterator[float]:
+               first_block: int = 64, max_block: int = 8192) -> PointStream:
         """All points after ``start`` of the Poisson process of :meth:`next_point`, in order.
 
         Vectorised thinning: candidates are drawn in numpy blocks (growing from
         ``first_block`` to ``max_block``), so a long stream costs a few numpy calls, not one
-        Python call per point. Infinite; an empty iterator when the rate is zero.
+        Python call per point. Infinite; empty when the rate is zero.
         """
+        return PointStream(self._blocks(mean_rate, rng, start, first_block, max_block))
+
+    def _blocks(self, mean_rate: float, rng: np.random.Generator, start: float,
+                first_block: int, max_block: int) -> Iterator[list[float]]:
         if mean_rate <= 0:
             return
         scale = 1.0 / (mean_rate * self.peak)
@@ -124,7 +129,7 @@ class Rhythm:
             times = t + np.cumsum(rng.exponential(scale, block))
             t = float(times[-1])
             hours = np.floor(times + shift).astype(np.int64) % HOURS_PER_WEEK
-            yield from times[rng.random(block) < accept[hours]].tolist()
+            yield times[rng.random(block) < accept[hours]].tolist()
             block = min(2 * block, max_block)
 
     def next_point(self, t: float, mean_rate: float, rng: np.random.Generator) -> float:
@@ -142,3 +147,78 @@ class Rhythm:
             t += rng.exponential(1.0 / peak_rate)
             if rng.random() < accept[math.floor(t + shift) % HOURS_PER_WEEK]:
                 return t
+
+
+class PointStream:
+    """Increasing points (hours) drawn lazily in blocks: an iterator that can also hand out
+    every point before a time at once, or skip to the first point from a time.
+
+    A block is drawn only when a caller needs a point beyond those already drawn, so how the
+    stream is read never changes which numbers it holds. Consumers in the event loop use
+    :meth:`take_before` and :meth:`first_from` (one bisection per call) instead of one
+    ``next()`` per point.
+
+    Args:
+        blocks: lists of increasing points, each list after the previous one (may be empty).
+    """
+
+    __slots__ = ("_blocks", "_buf", "_i")
+
+    def __init__(self, blocks: Iterable[list[float]]) -> None:
+        self._blocks = iter(blocks)
+        self._buf: list[float] = []
+        self._i = 0
+
+    @classmethod
+    def of(cls, points: Iterable[float]) -> PointStream:
+        """A finite stream of the given increasing points."""
+        return cls(iter([list(points)]))
+
+    def _fill(self) -> bool:
+        """Draw blocks until one is unread; False when the stream has ended."""
+        while self._i >= len(self._buf):
+            block = next(self._blocks, None)
+            if block is None:
+                return False
+            self._buf, self._i = block, 0
+        return True
+
+    def __iter__(self) -> PointStream:
+        return self
+
+    def __next__(self) -> float:
+        if self._i >= len(self._buf) and not self._fill():
+            raise StopIteration
+        self._i += 1
+        return self._buf[self._i - 1]
+
+    def peek(self) -> float:
+        """The next point without consuming it; ``inf`` when the stream has ended."""
+        if self._i >= len(self._buf) and not self._fill():
+            return math.inf
+        return self._buf[self._i]
+
+    def take_before(self, t: float) -> list[float]:
+        """Consume and return every point ``< t``, in order."""
+        out: list[float] = []
+        while self._i < len(self._buf) or self._fill():
+            buf, i = self._buf, self._i
+            j = len(buf) if buf[-1] < t else bisect.bisect_left(buf, t, i)
+            out += buf[i:j]
+            self._i = j
+            if j < len(buf):
+                break
+        return out
+
+    def first_from(self, t: float) -> float:
+        """Consume every point ``< t`` and then the first point ``>= t``; return it (``inf``
+        when the stream ends first)."""
+        while self._i < len(self._buf) or self._fill():
+            buf = self._buf
+            if buf[-1] < t:
+                self._i = len(buf)
+                continue
+            j = bisect.bisect_left(buf, t, self._i)
+            self._i = j + 1
+            return buf[j]
+        return math.inf

@@ -32,6 +32,18 @@ def upper_tail(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
+def delay_to(now: float, t: float) -> float:
+    """The delay ``d >= 0`` with ``now + d == t`` to the last bit where one exists (``t - now``
+    may be off by a rounding), so a timer armed late lands where one armed early would."""
+    d = t - now
+    for _ in range(4):
+        landed = now + d
+        if landed == t:
+            break
+        d = math.nextafter(d, math.inf if landed < t else -math.inf)
+    return max(d, 0.0)
+
+
 class Watch:
     """A detector's state in one replication. Hooks default to doing nothing."""
 
@@ -39,7 +51,15 @@ class Watch:
         """The insider started ``session`` (now)."""
 
     def on_session_end(self, session: Session, taken: int) -> None:
-        """The insider's ``session`` ended now, having taken ``taken`` records."""
+        """The insider's ``session`` ended now, having taken ``taken`` records.
+
+        ``run.insider.next_start`` is already the start of the next session (``inf`` if there
+        is none)."""
+
+    def on_access_end(self, reason: str) -> None:
+        """The insider's access ended now (``reason``: containment, a control's name,
+        ``expired`` or ``exhausted``); no session starts after this. Called before the end
+        hook of a session cut short."""
 
 
 class Detector(ABC):
@@ -262,6 +282,15 @@ class ExternalDiscovery(Detector):
 
 
 class _Hazard(Watch):
+    """The discovery clock of one replication.
+
+    The hazard only changes when a session ends, so the discovery time ``due`` (where the
+    cumulative hazard reaches the unit-exponential budget) is computed then, and a SimPy timer
+    is armed only when ``due`` falls before the insider's next action (the next session start,
+    or the end of the session that starts) or after the insider stops; otherwise the next
+    hook decides again. A replication thus pays for one or two timers, not one per session.
+    """
+
     def __init__(self, run: Run, name: str, params: ExternalParams, rng) -> None:
         self.run, self.name = run, name
         self.base = 1.0 / params.base_mean_time
@@ -270,32 +299,41 @@ class _Hazard(Watch):
         self.spent = 0.0
         self.since = 0.0
         self.rate = self.base
+        self.due = self.budget / self.rate if self.rate > 0 else math.inf
         self._timer: object = None
-        self._schedule()
+        self._armed_at = math.inf
+        self._arm()  # the base hazard alone, before any session (one timer at most)
 
-    def _schedule(self) -> None:
-        """(Re)schedule discovery where the cumulative hazard reaches the budget; an earlier
-        timer goes stale (the hazard only grows, so the new time is never later)."""
-        self._timer = None
-        if self.rate <= 0:
+    def _arm(self) -> None:
+        """Make sure a timer fires at ``due``; a timer armed for a later time goes stale (the
+        hazard only grows, so ``due`` never moves later)."""
+        due = self.due
+        if due == self._armed_at or math.isinf(due):
             return
-        delay = (self.budget - self.spent) / self.rate
-        timer = self.run.env.timeout(max(delay, 0.0))
+        timer = self.run.env.timeout(delay_to(self.run.env.now, due))
         timer.callbacks.append(self._fire)
-        self._timer = timer
+        self._timer, self._armed_at = timer, due
 
     def _fire(self, event: object) -> None:
         if event is self._timer:
             self.run.confirm(self.name)
 
+    def on_session_start(self, session: Session) -> None:
+        if self.due < session.end:
+            self._arm()
+
     def on_session_end(self, session: Session, taken: int) -> None:
-        if taken <= 0:
-            return
-        now = self.run.env.now
-        self.spent += self.rate * (now - self.since)
-        self.since = now
-        self.rate = self.base + self.per_record * self.run.insider.records
-        self._schedule()
+        if taken > 0:
+            now = self.run.env.now
+            self.spent += self.rate * (now - self.since)
+            self.since = now
+            self.rate = self.base + self.per_record * self.run.insider.records
+            self.due = now + max((self.budget - self.spent) / self.rate, 0.0)
+        if self.due < self.run.insider.next_start:
+            self._arm()
+
+    def on_access_end(self, reason: str) -> None:
+        self._arm()
 
 
 # --------------------------------------------------------------------------------------------

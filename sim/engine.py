@@ -197,8 +197,9 @@ class Run:
         self.watches: list[Watch] = []
         self._start_hooks: list[Callable[[Session], None]] = []
         self._end_hooks: list[Callable[[Session, int], None]] = []
+        self._access_end_hooks: list[Callable[[str], None]] = []
         self.insider = Insider(self, model.plan, model.insider_rhythm,
-                               self._session_start, self._session_end)
+                               self._session_start, self._session_end, self._access_end)
 
     def rng(self, component: str) -> np.random.Generator:
         """The numpy stream of ``component`` in this replication (same name, same stream)."""
@@ -224,6 +225,10 @@ class Run:
         for hook in self._end_hooks:
             hook(session, taken)
 
+    def _access_end(self, reason: str) -> None:
+        for hook in self._access_end_hooks:
+            hook(reason)
+
     def attach(self, watches: Iterable[Watch]) -> None:
         """Register the detectors' watches; only overridden hooks are called."""
         self.watches = list(watches)
@@ -231,6 +236,8 @@ class Run:
                              if type(w).on_session_start is not Watch.on_session_start]
         self._end_hooks = [w.on_session_end for w in self.watches
                            if type(w).on_session_end is not Watch.on_session_end]
+        self._access_end_hooks = [w.on_access_end for w in self.watches
+                                  if type(w).on_access_end is not Watch.on_access_end]
 
     # -- outcomes ---------------------------------------------------------------------------
     def confirm(self, detector: str) -> None:

@@ -174,9 +174,12 @@ class Insider:
         rhythm: the weekly activity pattern in the insider's time zone.
     """
 
+    _BATCH_BLOCK = 64  # batch sizes drawn per numpy call
+
     def __init__(self, run: Run, plan: InsiderPlan, rhythm: Rhythm,
                  on_session_start: Callable[[Session], None],
-                 on_session_end: Callable[[Session, int], None]) -> None:
+                 on_session_end: Callable[[Session, int], None],
+                 on_access_end: Callable[[str], None] = lambda _reason: None) -> None:
         self.run = run
         self.env = run.env
         self.plan = plan
@@ -192,8 +195,12 @@ class Insider:
         self.current: Session | None = None
         self._starts: list[float] = []  # session starts, increasing
         self._ends: list[float] = []    # matching ends (cut short if access ended mid-session)
+        self._batches: list[float] = []  # pre-drawn batch sizes, next one last
         self._on_start = on_session_start
         self._on_end = on_session_end
+        self._on_access_end = on_access_end
+        #: between sessions, when the next one starts (``inf``: none will)
+        self.next_start = math.inf
         self.process = self.env.process(self._run())
         lifetime_left = plan.credential_lifetime - plan.credential_age
         if 0 < lifetime_left < math.inf:  # the credential expires during the run, maybe mid-session
@@ -222,8 +229,10 @@ class Insider:
         self.active = False
         self.ended_by = reason
         self.ended_at = self.env.now
+        self.next_start = math.inf
         if self.run.events is not None:
             self.run.emit("access-ended", reason=reason)
+        self._on_access_end(reason)
         if self.current is not None and self.process.is_alive:
             self.process.interrupt(reason)
 
@@ -241,11 +250,18 @@ class Insider:
                          zone=plan.zones.get(hop, ""))
 
     def _draw_batch(self) -> float:
+        """The next planned batch size (gamma), from blocks of draws: one numpy call per
+        ``_BATCH_BLOCK`` sessions instead of one per session, and the same numbers, as
+        the insider's stream serves nothing else."""
         p = self.plan.profile
         if p.batch_cv <= 0:
             return p.records_per_session
-        shape = 1.0 / (p.batch_cv * p.batch_cv)
-        return float(self.rng.gamma(shape, p.records_per_session / shape))
+        if not self._batches:
+            shape = 1.0 / (p.batch_cv * p.batch_cv)
+            self._batches = self.rng.gamma(shape, p.records_per_session / shape,
+                                           self._BATCH_BLOCK).tolist()
+            self._batches.reverse()
+        return self._batches.pop()
 
     def _run(self):  # noqa: C901 - one loop reads better than split generators
         p = self.plan.profile
@@ -277,6 +293,7 @@ class Insider:
                 self.ended_by, self.ended_at = "exhausted", env.now
                 if run.events is not None:
                     run.emit("access-ended", reason="exhausted")
+                self._on_access_end("exhausted")
                 return
             target = targets[0]
             want = min(self._draw_batch(), float(self.remaining[target]))
@@ -309,19 +326,16 @@ class Insider:
                 self.current = None
             self.records += taken
             self.remaining[target] -= taken
-            self.last_activity = env.now
+            now = self.last_activity = env.now
+            # drawn before the hooks run, so they know when the insider acts next
+            self.next_start = arrivals.first_from(now) if self.active else math.inf
             if run.events is not None:
                 run.emit("exfiltration", category="exfiltration", session=session.index,
                          technique=list(self.plan.exfil_techniques), target=target,
                          records=taken, records_total=self.records,
                          requests=round(session.requests * taken / max(batch, 1)))
             self._on_end(session, taken)
-            if not self.active:
+            if not self.active or math.isinf(self.next_start):
                 return
-            now = env.now
-            start = next(arrivals, math.inf)
-            while start < now:
-                start = next(arrivals, math.inf)
-            if math.isinf(start):
-                return
-            yield env.timeout(start - now)
+            yield env.timeout(self.next_start - now)
+            self.next_start = math.inf

@@ -25,12 +25,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.calendar import PointStream
 from sim.params import spec
 
 if TYPE_CHECKING:
@@ -300,11 +300,11 @@ class LazyTriageQueue(_Team):
     def __init__(self, run: Run, params: TriageParams, background: Background) -> None:
         super().__init__(run, params, background)
         self._free = [-params.warmup] * params.analysts  # heap: when each analyst is next free
-        self._pending: list[tuple[float, int]] = []  # heap: next arrival of each stream
-        self._streams: list[tuple[str, Iterator[float]]] = []
-        # (start, arrival, duration, kind) of every alert put through the recursion, in order
-        # (FIFO starts never decrease); kind: _TRIAGED, _DROPPED or _WARMUP. Statistics are
-        # booked at once, and close() undoes the tail that starts after the end of the run.
+        self._streams: list[tuple[str, PointStream]] = []  # benign alerts of each detector
+        # (start, arrival, duration, kind) of every alert put through the recursion whose start
+        # may fall after the end of the run, in order (FIFO starts never decrease); kind:
+        # _TRIAGED, _DROPPED or _WARMUP. Statistics are booked at once, and close() undoes the
+        # tail that starts after the end.
         self._started: list[tuple[float, float, float, int]] = []
         self._durations: list[float] = []
         self._confirm_rng = run.rng("triage:confirm")
@@ -313,11 +313,10 @@ class LazyTriageQueue(_Team):
     def benign_alarms(self, detector: str, probability: float,
                       rng: np.random.Generator) -> None:
         """Benign observations trip ``detector`` with ``probability``: a thinned stream."""
-        stream = self.background.arrival_times(rng, probability, start=-self.params.warmup)
-        first = next(stream, math.inf)
-        if math.isfinite(first):
-            self._streams.append((detector, stream))
-            heapq.heappush(self._pending, (first, len(self._streams) - 1))
+        if probability > 0:
+            self._streams.append(
+                (detector, self.background.arrival_times(rng, probability,
+                                                         start=-self.params.warmup)))
 
     def _duration(self) -> float:
         if not self._shape:
@@ -381,72 +380,80 @@ class LazyTriageQueue(_Team):
         return start + duration
 
     def _advance(self, until: float) -> None:
-        """Serve every benign alert that arrives before ``until``."""
-        pending, streams = self._pending, self._streams
-        if not pending or pending[0][0] >= until:
+        """Serve every benign alert that arrives before ``until``, in arrival order."""
+        streams = self._streams
+        if not streams:
             return
         if self.run.events is None and not self._office and self._free:
-            self._advance_fast(until)
+            if len(streams) == 1:
+                arrivals = streams[0][1].take_before(until)
+            else:  # merge the detectors' streams (each already sorted: timsort merges runs)
+                arrivals = []
+                for _name, stream in streams:
+                    arrivals += stream.take_before(until)
+                arrivals.sort()
+            if arrivals:
+                self._advance_fast(arrivals, until)
             return
-        while pending and pending[0][0] < until:
-            arrival, k = pending[0]
-            detector, stream = streams[k]
+        merged = sorted((t, k) for k, (_name, stream) in enumerate(streams)
+                        for t in stream.take_before(until))
+        for arrival, k in merged:
             if arrival >= 0:
                 self.false_alerts += 1
             else:
                 self.warmup_alerts += 1
-            self._serve(arrival, detector, False)
-            nxt = next(stream, math.inf)
-            if math.isfinite(nxt):
-                heapq.heapreplace(pending, (nxt, k))
-            else:
-                heapq.heappop(pending)
+            self._serve(arrival, streams[k][0], False)
 
-    def _advance_fast(self, until: float) -> None:
-        """:meth:`_advance` for the common case (24x7 analysts, gamma triage times, no trace):
-        the same recursion as :meth:`_serve`, inlined, one stream at a time."""
-        pending, streams, free, started = self._pending, self._streams, self._free, self._started
-        max_age, heapreplace, inf = self.params.max_alert_age, heapq.heapreplace, math.inf
+    def _advance_fast(self, arrivals: list[float], until: float) -> None:
+        """:meth:`_advance` for the common case (24x7 analysts, no trace): the recursion of
+        :meth:`_serve`, inlined over the merged arrival times (all ``< until``), with the same
+        arithmetic in the same order, so both give the same numbers."""
+        free, record = self._free, self._started.append
+        max_age, heapreplace = self.params.max_alert_age, heapq.heapreplace
         durations, shape, scale = self._durations, self._shape, self._scale
         count = warm = triaged = dropped = 0
         wait = busy = 0.0
-        while pending and pending[0][0] < until:
-            arrival, k = pending[0]
-            stream = streams[k][1]
-            # this stream's alerts up to the next arrival of another stream (or ``until``)
-            limit = min(until, min((p[0] for p in pending[1:]), default=inf))
-            while arrival < limit:
-                counted = arrival >= 0  # warm-up alerts occupy analysts, enter no statistic
-                count += counted
-                warm += not counted
+        single = len(free) == 1  # one analyst: a float, not a heap
+        f = free[0]
+        for arrival in arrivals:
+            counted = arrival >= 0  # warm-up alerts occupy analysts, enter no statistic
+            if not single:
                 f = free[0]
-                start = arrival if arrival > f else f
-                if start - arrival > max_age:
-                    if counted:
-                        started.append((start, arrival, 0.0, _DROPPED))
-                        dropped += 1
+            start = arrival if arrival > f else f
+            if start - arrival > max_age:
+                if counted:
+                    count += 1
+                    dropped += 1
+                    if start >= until:  # may start after the end of the run: close() decides
+                        record((start, arrival, 0.0, _DROPPED))
                 else:
-                    if not shape:
-                        d = scale
-                    else:
-                        if not durations:
-                            durations.extend(self.rng.gamma(shape, scale, self._BLOCK).tolist())
-                            durations.reverse()
-                        d = durations.pop()
-                    heapreplace(free, start + d)
-                    if counted:
-                        started.append((start, arrival, d, _TRIAGED))
-                        triaged += 1
-                        wait += start - arrival
-                        busy += d
-                    else:
-                        started.append((start, arrival, d, _WARMUP))
-                        busy += max(start + d, 0.0) - max(start, 0.0)
-                arrival = next(stream, inf)
-            if arrival < inf:
-                heapreplace(pending, (arrival, k))
+                    warm += 1
+                continue
+            if not shape:
+                d = scale
             else:
-                heapq.heappop(pending)
+                if not durations:
+                    durations.extend(self.rng.gamma(shape, scale, self._BLOCK).tolist())
+                    durations.reverse()
+                d = durations.pop()
+            if single:
+                f = start + d
+            else:
+                heapreplace(free, start + d)
+            if counted:
+                count += 1
+                triaged += 1
+                wait += start - arrival
+                busy += d
+                if start >= until:
+                    record((start, arrival, d, _TRIAGED))
+            else:
+                warm += 1
+                busy += max(start + d, 0.0) - max(start, 0.0)
+                if start >= until:
+                    record((start, arrival, d, _WARMUP))
+        if single:
+            free[0] = f
         self.false_alerts += count
         self.warmup_alerts += warm
         self.triaged += triaged

@@ -118,6 +118,49 @@ def test_external_discovery_comes_sooner_when_more_leaks():
     assert median(10_000) < median(1_000) / 2  # hazard grows with the leak
 
 
+def reference_discovery(trace, budget, base, per_record):
+    """Where the cumulative hazard ``base + per_record x leaked`` reaches ``budget``, walked
+    from the trace's exfiltration events (the rate steps at each session end)."""
+    t, rate, spent = 0.0, base, 0.0
+    for e in trace:
+        if e["action"] != "exfiltration" or e["records"] <= 0:
+            continue
+        if rate > 0 and spent + rate * (e["t"] - t) >= budget:
+            break
+        spent += rate * (e["t"] - t)
+        t, rate = e["t"], base + per_record * e["records_total"]
+    return t + (budget - spent) / rate if rate > 0 else math.inf
+
+
+@pytest.mark.parametrize("records", [10**12, 30_000])  # still active / store emptied early
+def test_external_discovery_fires_where_the_cumulative_hazard_reaches_its_budget(records):
+    """Checked against an independent walk of the trace, including discoveries in an idle gap
+    and after the insider emptied the store (records=30,000: access ends within ~3 days)."""
+    import zlib
+
+    model = make_model(network={"_target_": "tests.conftest.tiny_network", "records": records},
+                       horizon="10y", insider={"sessions_per_day": 2},
+                       detectors={"ext": {"_target_": "sim.detectors.ExternalDiscovery",
+                                          "base_mean_time": "200d",
+                                          "mean_time_per_million": "2d"}})
+    base, per_record = 1 / (200 * 24.0), 1 / (2 * 24.0 * 1e6)
+    ended_early = 0
+    for r in range(40):
+        trace: list = []
+        counters: dict = {}
+        res = simulate(model, 5, r, trace=trace, counters=counters)
+        budget = np.random.default_rng(np.random.SeedSequence(
+            5, spawn_key=(r, zlib.crc32(b"detector:ext")))).exponential(1.0)
+        assert res.detected_by == "ext"
+        assert res.dwell_hours == pytest.approx(
+            reference_discovery(trace, budget, base, per_record), rel=1e-12)
+        ended_early += res.access_ended_by == "exhausted"
+        # the clock arms a timer when discovery is due before the insider's next action, not
+        # one per session: SimPy events are the insider's two per session plus a handful
+        assert counters["simpy_events"] <= 2 * res.sessions + 8
+    assert ended_early > 0 if records < 10**6 else ended_early == 0
+
+
 def test_hygiene_rotates_a_stale_key_and_ends_access_without_detection():
     model = make_model(network=BIG, horizon="1y",
                        detectors={"hyg": {"_target_": "sim.detectors.CredentialHygiene",

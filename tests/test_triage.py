@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import simpy
 
-from sim.calendar import Calendar
+from sim.calendar import Calendar, PointStream
 from sim.params import build
 from sim.triage import LazyTriageQueue, TriageParams, TriageQueue
 
@@ -149,7 +149,7 @@ class OneWarmUpAlert:
     """A background whose only benign alert arrives one hour before time 0."""
 
     def arrival_times(self, rng, probability, start=0.0):
-        return iter([-1.0])
+        return PointStream.of([-1.0])
 
     def alarms(self, run, rng, probability, on_alarm):  # no benign alert after time 0
         pass
