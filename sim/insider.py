@@ -266,10 +266,14 @@ class Insider:
     def _run(self):  # noqa: C901 - one loop reads better than split generators
         p = self.plan.profile
         env, run = self.env, self.run
-        rate_per_ip = p.request_rate_per_ip
-        per_hour_all_ips = p.ip_addresses * rate_per_ip
+        timeout, isinf = env.timeout, math.isinf
+        rate_per_ip, ips = p.request_rate_per_ip, p.ip_addresses
+        per_hour_all_ips = ips * rate_per_ip
+        per_record, max_hours = p.requests_per_record, p.max_session_hours
         lifetime_left = self.plan.credential_lifetime - self.plan.credential_age
-        targets = [t for t in self.plan.targets if self.remaining[t] > 0]
+        remaining, starts, ends = self.remaining, self._starts, self._ends
+        on_start, on_end, draw_batch = self._on_start, self._on_end, self._draw_batch
+        targets = [t for t in self.plan.targets if remaining[t] > 0]
         seen: set[str] = set()
         # Session starts: the points of a Poisson process with the insider's rhythm that fall
         # while the insider is idle (by memorylessness, the first point after a session ends is
@@ -277,55 +281,56 @@ class Insider:
         arrivals = self.rhythm.points(p.sessions_per_day / 24.0, self.run.rng("insider:sessions"))
         if not p.first_session_at_start:
             first = next(arrivals, math.inf)
-            if math.isinf(first):
+            if isinf(first):
                 return
-            yield env.timeout(first)
+            yield timeout(first)
         while True:
             if not self.active:
                 return
-            if env.now >= lifetime_left:
+            now = env.now
+            if now >= lifetime_left:
                 self.cut("expired")
                 return
-            while targets and self.remaining[targets[0]] <= 0:
+            while targets and remaining[targets[0]] <= 0:
                 targets.pop(0)
             if not targets:
                 self.active = False
-                self.ended_by, self.ended_at = "exhausted", env.now
+                self.ended_by, self.ended_at = "exhausted", now
                 if run.events is not None:
                     run.emit("access-ended", reason="exhausted")
                 self._on_access_end("exhausted")
                 return
             target = targets[0]
-            want = min(self._draw_batch(), float(self.remaining[target]))
-            requests = want * p.requests_per_record
-            duration = 0.0 if math.isinf(per_hour_all_ips) else requests / per_hour_all_ips
-            if duration > p.max_session_hours:
-                duration = p.max_session_hours
+            left = remaining[target]
+            want = min(draw_batch(), float(left))
+            requests = want * per_record
+            duration = 0.0 if isinf(per_hour_all_ips) else requests / per_hour_all_ips
+            if duration > max_hours:
+                duration = max_hours
                 requests = duration * per_hour_all_ips
-                want = requests / p.requests_per_record
-            batch = max(1, int(round(want)))
-            batch = min(batch, self.remaining[target])
-            now = env.now
-            session = Session(self.sessions, now, now + duration, target, batch, requests,
-                              p.ip_addresses, rate_per_ip, target not in seen)
+                want = requests / per_record
+            batch = min(max(1, int(round(want))), left)
+            end = now + duration
+            session = Session(self.sessions, now, end, target, batch, requests, ips,
+                              rate_per_ip, target not in seen)
             seen.add(target)
             self.sessions += 1
-            self._starts.append(now)
-            self._ends.append(now + duration)
+            starts.append(now)
+            ends.append(end)
             if run.events is not None:
                 self._trace_start(session)
-            self._on_start(session)
+            on_start(session)
             taken = batch
             if duration > 0:
                 self.current = session
                 try:
-                    yield env.timeout(duration)
+                    yield timeout(duration)
                 except simpy.Interrupt:
                     taken = int(batch * (env.now - now) / duration)
-                    self._ends[-1] = env.now
+                    ends[-1] = env.now
                 self.current = None
             self.records += taken
-            self.remaining[target] -= taken
+            remaining[target] -= taken
             now = self.last_activity = env.now
             # drawn before the hooks run, so they know when the insider acts next
             self.next_start = arrivals.first_from(now) if self.active else math.inf
@@ -334,8 +339,8 @@ class Insider:
                          technique=list(self.plan.exfil_techniques), target=target,
                          records=taken, records_total=self.records,
                          requests=round(session.requests * taken / max(batch, 1)))
-            self._on_end(session, taken)
-            if not self.active or math.isinf(self.next_start):
+            on_end(session, taken)
+            if not self.active or isinf(self.next_start):
                 return
-            yield env.timeout(self.next_start - now)
+            yield timeout(self.next_start - now)
             self.next_start = math.inf
