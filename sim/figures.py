@@ -200,8 +200,9 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
         result: its result; sets the end of a censored run (the horizon) and the final
             record count (which counts the elapsed part of a session cut by containment).
 
-    The analyst queue is rebuilt from the events: +1 at each alert, -1 when an alert's triage
-    starts or it ages out; the length it shows never goes below zero.
+    The analyst queue is rebuilt from the events: the warm-up backlog at time 0, +1 at each
+    alert, -1 when an alert's triage starts or it ages out; the length it shows never goes
+    below zero.
     """
     evs = engine_events(events)
     end = max((e["t"] for e in evs), default=0.0)
@@ -239,6 +240,9 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
             tl.reviews.append({"t": t, "detector": e.get("detector", ""),
                                "rotated": bool(e.get("rotated")),
                                "stale": bool(e.get("stale") or e.get("former_employee"))})
+        elif action == "queue-backlog":  # warm-up alerts still waiting at time 0
+            qt.append(t)
+            qv.append(qv[-1] + int(e.get("queue_length", 0)))
         elif action == "alert":
             qt.append(t)
             qv.append(qv[-1] + 1)

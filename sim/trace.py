@@ -58,6 +58,7 @@ session-start       event      authentication, session         start            
 access              event      network                         access              success
 exfiltration        event      database                        access              success/failure
 access-ended        event      session                         end                 -
+queue-backlog       event      intrusion_detection             info                -
 alert               alert      intrusion_detection             info                -
 alert-dropped       event      intrusion_detection             info                failure (true)
 triage-start        event      intrusion_detection             info                -
@@ -90,9 +91,9 @@ DATASET = "insider_sim.events"
 
 #: Every ``event.action``, in the order a replication usually meets them.
 ACTIONS: tuple[str, ...] = (
-    "session-start", "access", "exfiltration", "access-ended", "alert", "alert-dropped",
-    "triage-start", "triage-end", "audit", "credential-review", "detection", "containment",
-    "access-revoked",
+    "queue-backlog", "session-start", "access", "exfiltration", "access-ended", "alert",
+    "alert-dropped", "triage-start", "triage-end", "audit", "credential-review", "detection",
+    "containment", "access-revoked",
 )
 
 #: action -> (event.kind, event.category, event.type); credential-review's type is ``change``
@@ -102,6 +103,7 @@ _CLASS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "access": ("event", ("network",), ("access",)),
     "exfiltration": ("event", ("database",), ("access",)),
     "access-ended": ("event", ("session",), ("end",)),
+    "queue-backlog": ("event", ("intrusion_detection",), ("info",)),
     "alert": ("alert", ("intrusion_detection",), ("info",)),
     "alert-dropped": ("event", ("intrusion_detection",), ("info",)),
     "triage-start": ("event", ("intrusion_detection",), ("info",)),
@@ -396,8 +398,12 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
     "sim.requests": _d({"type": "number", "minimum": 0}, "page requests the session made"),
     "sim.true_positive": _d(_BOOL, "ground truth: the alert is about the insider"),
     "sim.queue_length": _d(_COUNT, "alerts waiting for an analyst, this one included (on an "
-                                   "alert; optional on triage events)"),
+                                   "alert; optional on triage events); on queue-backlog, the "
+                                   "warm-up alerts still waiting at time 0"),
     "sim.wait_hours": _d(_HOURS, "hours the alert waited in the queue"),
+    "sim.analysts_busy": _d(_COUNT, "analysts still triaging warm-up alerts at time 0"),
+    "sim.warmup": _d(_BOOL, "the alert arrived in the warm-up before time 0 (in no "
+                            "statistic; its triage start or drop empties the backlog)"),
     "sim.verdict": _d({"enum": ["confirmed", "missed", "dismissed"]},
                       "the analyst's verdict: a true alert confirmed or missed, a benign one "
                       "dismissed"),
@@ -424,6 +430,7 @@ REQUIRED_BY_ACTION: dict[str, tuple[str, ...]] = {
     "exfiltration": (*_INSIDER, "destination.address", "sim.records", "sim.records_total",
                      "sim.requests", "event.outcome"),
     "access-ended": ("event.reason",),
+    "queue-backlog": ("sim.queue_length", "sim.analysts_busy"),
     "alert": (*_TRIAGE, "sim.queue_length"),
     "alert-dropped": (*_TRIAGE, "sim.wait_hours"),
     "triage-start": (*_TRIAGE, "sim.wait_hours"),

@@ -201,11 +201,15 @@ class TriageQueue(_Team):
                 continue
             heapq.heapreplace(free, start + self._draw())
         self._warm.clear()
+        busy = 0
         for f in free:
             if f > 0:
+                busy += 1
                 self.busy_time += f  # the part of a warm-up triage done after time 0
                 self.idle -= 1
                 self.env.timeout(f).callbacks.append(self._release)
+        if self.run.events is not None and self.params.warmup > 0:
+            self.run.emit("queue-backlog", queue_length=len(self.queue), analysts_busy=busy)
 
     def _release(self, _event: object) -> None:
         self.idle += 1
@@ -240,12 +244,12 @@ class TriageQueue(_Team):
             alert = self.queue.popleft()
             wait = now - alert.time
             if wait > max_age:
-                if not alert.counted:
-                    continue
-                self.dropped += 1
+                if alert.counted:
+                    self.dropped += 1
                 if self.run.events is not None:
                     self.run.emit("alert-dropped", detector=alert.detector,
-                                  true_positive=alert.true, wait_hours=wait)
+                                  true_positive=alert.true, wait_hours=wait,
+                                  **({} if alert.counted else {"warmup": True}))
                 continue
             self.idle -= 1
             duration = self._draw()
@@ -253,10 +257,11 @@ class TriageQueue(_Team):
             if alert.counted:
                 self.triaged += 1
                 self.total_wait += wait
-            if self.run.events is not None and alert.counted:
+            if self.run.events is not None:
                 self.run.emit("triage-start", detector=alert.detector,
                               true_positive=alert.true, wait_hours=wait,
-                              queue_length=len(self.queue))
+                              queue_length=len(self.queue),
+                              **({} if alert.counted else {"warmup": True}))
             done = self.env.timeout(duration, alert)
             done.callbacks.append(self._done)
 
@@ -309,6 +314,7 @@ class LazyTriageQueue(_Team):
         self._durations: list[float] = []
         self._confirm_rng = run.rng("triage:confirm")
         self._queue_starts: deque[float] | None = deque() if run.events is not None else None
+        self._backlog: dict | None = None  # tracing: the queue-backlog event of time 0
 
     def benign_alarms(self, detector: str, probability: float,
                       rng: np.random.Generator) -> None:
@@ -334,13 +340,17 @@ class LazyTriageQueue(_Team):
         if arrival < 0:
             if self._free:
                 start = self.start_from(max(arrival, self._free[0]))
-                if start - arrival <= self.params.max_alert_age:
+                max_age = self.params.max_alert_age
+                if start - arrival <= max_age:
                     duration = self._duration()
                     heapq.heapreplace(self._free, start + duration)
                     self._started.append((start, arrival, duration, _WARMUP))
                     self.busy_time += max(start + duration, 0.0) - max(start, 0.0)
                     if self._queue_starts is not None:  # tracing: it may still be waiting
                         self._queue_starts.append(start)
+                        self._trace_warmup(start, start + duration, detector, start - arrival)
+                elif self._queue_starts is not None and arrival + max_age >= 0:
+                    self._trace_warmup(arrival + max_age, math.nan, detector, max_age)
             return None
         tracing = self.run.events is not None
         if tracing:
@@ -379,11 +389,30 @@ class LazyTriageQueue(_Team):
                               true_positive=False, outcome="dismissed")
         return start + duration
 
+    def _trace_warmup(self, start: float, end: float, detector: str, wait: float) -> None:
+        """Tracing: a warm-up alert was busy (``start < 0 <= end``) or waiting at time 0; one
+        still waiting leaves the queue at ``start``, into triage or, with ``end`` nan, aged
+        out. Counted into the ``queue-backlog`` event of time 0."""
+        backlog = self._backlog
+        assert backlog is not None
+        if start < 0:
+            if end > 0:
+                backlog["analysts_busy"] += 1
+            return
+        backlog["queue_length"] += 1
+        action = "alert-dropped" if math.isnan(end) else "triage-start"
+        self.run.emit(action, t=start, detector=detector, true_positive=False,
+                      wait_hours=wait, warmup=True)
+
     def _advance(self, until: float) -> None:
         """Serve every benign alert that arrives before ``until``, in arrival order."""
         streams = self._streams
         if not streams:
             return
+        if self._backlog is None and self.run.events is not None and self.params.warmup > 0:
+            # the first call serves the whole warm-up (until >= 0): the queue the run starts with
+            self.run.emit("queue-backlog", t=0.0, queue_length=0, analysts_busy=0)
+            self._backlog = self.run.events[-1]
         if self.run.events is None and not self._office and self._free:
             if len(streams) == 1:
                 arrivals = streams[0][1].take_before(until)

@@ -101,14 +101,27 @@ def test_timeline_data_matches_the_result(busy):
     assert tl.queue[1].min() >= 0 and tl.max_queue >= 1
 
 
-def test_the_rebuilt_queue_matches_the_engine_when_nothing_ages_out():
+@pytest.mark.parametrize("mode", ["fast", "exact"])
+@pytest.mark.parametrize("warmup", ["0h", "1w"])
+def test_the_rebuilt_queue_matches_the_engine_when_nothing_ages_out(mode, warmup):
     over = copy.deepcopy(BUSY)
     over["triage"]["max_alert_age"] = "inf"
-    over["triage"]["warmup"] = 0  # the trace holds no alert from before time 0 to rebuild
+    over["triage"]["warmup"] = warmup
+    over["background"]["mode"] = mode
+    over["horizon"] = "20d"
     model = make_model(**over)
     result, events = traced(model)
     tl = timeline_data(events, result)
     qt, qv = tl.queue
+    backlog = [e for e in events if e["action"] == "queue-backlog"]
+    if warmup == "0h":
+        assert backlog == [] and qv[0] == 0
+    else:  # one analyst, ~127 alerts a day of 30 min: the week before leaves a backlog
+        assert len(backlog) == 1 and backlog[0]["t"] == 0 and backlog[0]["queue_length"] > 20
+        assert qv[1] == backlog[0]["queue_length"] and backlog[0]["analysts_busy"] == 1
+        left = [e for e in events if e.get("warmup")]
+        assert len(left) <= backlog[0]["queue_length"]
+        assert all(e["action"] == "triage-start" and e["t"] >= 0 for e in left)
     alerts = [e for e in sorted(events, key=lambda e: e["t"]) if e["action"] == "alert"]
     assert len(alerts) > 20
     # the value right after each alert (+1 at alerts, -1 at triage starts) is the queue length

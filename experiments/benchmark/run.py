@@ -153,16 +153,25 @@ def scaling(reps: int, hosts: list[int], horizons: list[str]) -> dict:
     return {"hosts": by_hosts, "horizon": by_horizon}
 
 
+# Peak memory is VmHWM, the high-water mark of this process's own address space: on Linux
+# ru_maxrss survives fork+exec, so it would report the benchmark process's size instead.
 _CLI_PROBE = """
 import resource, sys, time
 sys.argv = ["sim"] + sys.argv[1:]
 from sim.app import cli
+
+def peak_kb():
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 t0 = time.perf_counter()
 try:
     cli()
 finally:
-    print("PROBE", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-          time.perf_counter() - t0, file=sys.stderr)
+    print("PROBE", peak_kb(), time.perf_counter() - t0, file=sys.stderr)
 """
 
 
