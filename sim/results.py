@@ -28,14 +28,16 @@ trip), a NaN float is an empty field, strings are written as they are (``""`` st
 
 from __future__ import annotations
 
+import array
 import csv
 import dataclasses
 import json
 import math
 import operator
 import os
+import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -217,7 +219,7 @@ def _decode(name: str, kind: str, text: str) -> Any:
             if text.lower() in ("false", "0"):
                 return False
             raise ValueError
-        return text
+        return sys.intern(text)  # a handful of detector/reason names, shared by all rows
     except ValueError:
         raise ValueError(f"{name}: cannot read {text!r} as {kind}") from None
 
@@ -335,31 +337,35 @@ def read_table(path: str | os.PathLike[str]
     """Like :func:`read_replications`, also returning the extra columns by name (floats)."""
     path = Path(path)
     results: list[ReplicationResult] = []
-    with open(path, newline="", encoding="utf-8") as f:
-        text = f.read()
     partial = path.name.endswith(PARTIAL_SUFFIX)
-    if partial and text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]  # drop a torn last line
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
-        raise ResultsFileError(f"{path}: line 1: header must start with {','.join(COLUMNS)}, "
-                               f"got {','.join(header or [])!r}")
-    extra_names = header[len(COLUMNS):]
-    extra: list[list[float]] = []
-    n = len(COLUMNS)
-    for line_no, values in enumerate(reader, start=2):
-        if not values:
-            continue
-        try:
-            if len(values) != len(header):
-                raise ValueError(f"expected {len(header)} fields, got {len(values)}")
-            results.append(ReplicationResult.from_csv_row(values[:n]))
-            extra.append([math.nan if v == "" else float(v) for v in values[n:]])
-        except ValueError as err:
-            raise ResultsFileError(f"{path}: line {line_no}: {err}") from None
-    table = np.array(extra, dtype=float).reshape(len(extra), len(extra_names))
-    return results, {name: table[:, i] for i, name in enumerate(extra_names)}
+
+    def lines(f: Iterable[str]) -> Iterator[str]:  # streamed: no copy of the whole file
+        for line in f:
+            if partial and not line.endswith("\n"):
+                return  # a torn last line, cut off by a crash
+            yield line
+
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(lines(f))
+        header = next(reader, None)
+        if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
+            raise ResultsFileError(f"{path}: line 1: header must start with "
+                                   f"{','.join(COLUMNS)}, got {','.join(header or [])!r}")
+        extra_names = header[len(COLUMNS):]
+        extra = array.array("d")
+        n = len(COLUMNS)
+        for line_no, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            try:
+                if len(values) != len(header):
+                    raise ValueError(f"expected {len(header)} fields, got {len(values)}")
+                results.append(ReplicationResult.from_csv_row(values[:n]))
+                extra.extend(math.nan if v == "" else float(v) for v in values[n:])
+            except ValueError as err:
+                raise ResultsFileError(f"{path}: line {line_no}: {err}") from None
+    table = np.frombuffer(extra, dtype=float).reshape(len(results), len(extra_names))
+    return results, {name: table[:, i].copy() for i, name in enumerate(extra_names)}
 
 
 # ----------------------------------------------------------------------------- summary
