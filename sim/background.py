@@ -14,13 +14,13 @@ checked against, feasible for small networks only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.calendar import Rhythm
+from sim.calendar import PointStream, Rhythm
 from sim.params import spec
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class Background:
         return self.rate * horizon_hours
 
     def arrival_times(self, rng: np.random.Generator, probability: float,
-                      start: float = 0.0) -> Iterator[float]:
+                      start: float = 0.0) -> PointStream:
         """The times after ``start`` (may be negative: a warm-up) of benign observations that
         trip a detector with ``probability``: a Poisson process of rate ``probability * rate``
         (thinning), drawn in numpy blocks."""

@@ -33,14 +33,12 @@ def upper_tail(z: float) -> float:
 
 
 def delay_to(now: float, t: float) -> float:
-    """The delay ``d >= 0`` with ``now + d == t`` to the last bit where one exists (``t - now``
-    may be off by a rounding), so a timer armed late lands where one armed early would."""
+    """The largest delay ``d >= 0`` with ``now + d <= t``: a timer with it lands on ``t`` or
+    an ulp or two before it (some sums cannot hit ``t`` exactly, by rounding); from there
+    ``t - landed`` is exact, so a second timer lands on ``t`` to the last bit."""
     d = t - now
-    for _ in range(4):
-        landed = now + d
-        if landed == t:
-            break
-        d = math.nextafter(d, math.inf if landed < t else -math.inf)
+    while d > 0 and now + d > t:
+        d = math.nextafter(d, -math.inf)
     return max(d, 0.0)
 
 
@@ -305,18 +303,28 @@ class _Hazard(Watch):
         self._arm()  # the base hazard alone, before any session (one timer at most)
 
     def _arm(self) -> None:
-        """Make sure a timer fires at ``due``; a timer armed for a later time goes stale (the
-        hazard only grows, so ``due`` never moves later)."""
+        """Make sure a timer fires at ``due``; a timer armed for another time goes stale (the
+        hazard only grows, so ``due`` only moves earlier, up to rounding)."""
         due = self.due
         if due == self._armed_at or math.isinf(due):
             return
-        timer = self.run.env.timeout(delay_to(self.run.env.now, due))
+        self._set_timer(delay_to(self.run.env.now, due))
+        self._armed_at = due
+
+    def _set_timer(self, delay: float) -> None:
+        timer = self.run.env.timeout(delay)
         timer.callbacks.append(self._fire)
-        self._timer, self._armed_at = timer, due
+        self._timer = timer
 
     def _fire(self, event: object) -> None:
-        if event is self._timer:
-            self.run.confirm(self.name)
+        if event is not self._timer:
+            return
+        now = self.run.env.now
+        rest = self._armed_at - now
+        if rest > 0 and now + rest > now:  # landed an ulp short of ``due``: the exact remainder
+            self._set_timer(rest)
+            return
+        self.run.confirm(self.name)
 
     def on_session_start(self, session: Session) -> None:
         if self.due < session.end:
@@ -328,7 +336,8 @@ class _Hazard(Watch):
             self.spent += self.rate * (now - self.since)
             self.since = now
             self.rate = self.base + self.per_record * self.run.insider.records
-            self.due = now + max((self.budget - self.spent) / self.rate, 0.0)
+            self.due = (now + max((self.budget - self.spent) / self.rate, 0.0)
+                        if self.rate > 0 else math.inf)
         if self.due < self.run.insider.next_start:
             self._arm()
 

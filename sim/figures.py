@@ -265,8 +265,8 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
                     else:
                         alert = next((a for a in queue if math.isnan(a["start"])), queue[0])
                         alert["start"] = t
-            elif action == "alert-dropped":
-                tl.benign_dropped += 1
+            elif action == "alert-dropped" and not e.get("warmup"):
+                tl.benign_dropped += 1  # like benign_alerts: alerts of the run, not warm-up
         elif action == "triage-end" and e.get("true_positive"):
             queue = waiting.get(str(e.get("detector", "")))
             if queue:

@@ -199,7 +199,8 @@ class Insider:
         self._on_start = on_session_start
         self._on_end = on_session_end
         self._on_access_end = on_access_end
-        #: between sessions, when the next one starts (``inf``: none will)
+        #: while idle between sessions (or before a first session not at time 0), when the
+        #: next one starts; ``inf`` during a session and once none will start
         self.next_start = math.inf
         self.process = self.env.process(self._run())
         lifetime_left = plan.credential_lifetime - plan.credential_age
@@ -283,7 +284,9 @@ class Insider:
             first = next(arrivals, math.inf)
             if isinf(first):
                 return
+            self.next_start = first
             yield timeout(first)
+            self.next_start = math.inf
         while True:
             if not self.active:
                 return

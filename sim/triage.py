@@ -104,12 +104,19 @@ class _Team:
         return day < 5 and into < self.params.shift_hours
 
     def _next_shift_start(self, t: float) -> float:
-        """The first shift start strictly after ``t``."""
-        x = (t + self._week_shift) % 168.0
-        day = int(x // 24.0) + 1
+        """The first shift start strictly after ``t``.
+
+        Computed from the week and the day alone, not from ``t``'s offset into the day, so
+        every ``t`` in the same off-shift gap gets the very same float (``t + (start - t)``
+        rounds differently for different ``t``, which let a later alert start an ulp before an
+        earlier one: FIFO broken by rounding).
+        """
+        y = t + self._week_shift
+        week = math.floor(y / 168.0)
+        day = int((y - 168.0 * week) // 24.0) + 1
         while day % 7 >= 5:
             day += 1
-        return t + (24.0 * day - x)
+        return 168.0 * week + 24.0 * day - self._week_shift
 
     def start_from(self, t: float) -> float:
         """The earliest time >= ``t`` at which analysts are on shift."""
@@ -155,6 +162,7 @@ class TriageQueue(_Team):
         self.queue: deque[Alert] = deque()
         self.idle = params.analysts
         self._warm: list[tuple[float, str]] = []  # warm-up alerts (before time 0), unsettled
+        self._warm_streams = 0  # detectors whose benign alerts warm the queue up
         self._settled = params.warmup <= 0
         if not self._settled:  # settle at time 0 exactly (or earlier, at a submit at time 0)
             self.env.timeout(0).callbacks.append(
@@ -175,6 +183,7 @@ class TriageQueue(_Team):
         through the queue when the run starts): there is no SimPy time before 0.
         """
         if self.params.warmup > 0 and probability > 0:
+            self._warm_streams += 1
             for t in self.background.arrival_times(rng, probability, start=-self.params.warmup):
                 if t >= 0:
                     break
@@ -194,8 +203,9 @@ class TriageQueue(_Team):
             if not free:
                 break
             start = self.start_from(max(arrival, free[0]))
-            if start >= 0:  # FIFO starts only grow: this and the rest still wait at time 0
-                self.queue.append(Alert(arrival, detector, False, counted=False))
+            if start >= 0:  # FIFO starts only grow: this and the rest still wait at time 0,
+                if arrival + self.params.max_alert_age >= 0:  # unless aged out before it
+                    self.queue.append(Alert(arrival, detector, False, counted=False))
                 continue
             if start - arrival > self.params.max_alert_age:
                 continue
@@ -208,8 +218,10 @@ class TriageQueue(_Team):
                 self.busy_time += f  # the part of a warm-up triage done after time 0
                 self.idle -= 1
                 self.env.timeout(f).callbacks.append(self._release)
-        if self.run.events is not None and self.params.warmup > 0:
+        if self.run.events is not None and self._warm_streams:
             self.run.emit("queue-backlog", queue_length=len(self.queue), analysts_busy=busy)
+        if self.idle and self.queue:  # an analyst free at time 0 takes the backlog now
+            self._dispatch()
 
     def _release(self, _event: object) -> None:
         self.idle += 1
@@ -436,12 +448,14 @@ class LazyTriageQueue(_Team):
     def _advance_fast(self, arrivals: list[float], until: float) -> None:
         """:meth:`_advance` for the common case (24x7 analysts, no trace): the recursion of
         :meth:`_serve`, inlined over the merged arrival times (all ``< until``), with the same
-        arithmetic in the same order, so both give the same numbers."""
+        arithmetic in the same order, so both give the same numbers to the last bit."""
         free, record = self._free, self._started.append
         max_age, heapreplace = self.params.max_alert_age, heapq.heapreplace
         durations, shape, scale = self._durations, self._shape, self._scale
         count = warm = triaged = dropped = 0
-        wait = busy = 0.0
+        # sums run on from the totals, alert by alert as in _serve, so a traced run (which
+        # goes through _serve) rounds exactly as an untraced one
+        wait, busy = self.total_wait, self.busy_time
         single = len(free) == 1  # one analyst: a float, not a heap
         f = free[0]
         for arrival in arrivals:
@@ -487,8 +501,7 @@ class LazyTriageQueue(_Team):
         self.warmup_alerts += warm
         self.triaged += triaged
         self.dropped += dropped
-        self.total_wait += wait
-        self.busy_time += busy
+        self.total_wait, self.busy_time = wait, busy
 
     def submit(self, detector: str, true: bool) -> None:
         """An alert from ``detector`` arrives now (``true``: it is about the insider)."""

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.detectors import ContinuousMonitoring, ExternalDiscovery, PeriodicAudit, upper_tail
+from sim.detectors import (
+    ContinuousMonitoring,
+    ExternalDiscovery,
+    PeriodicAudit,
+    delay_to,
+    upper_tail,
+)
 from sim.engine import simulate
 from sim.errors import ConfigError
 from tests.conftest import make_model
@@ -152,13 +158,33 @@ def test_external_discovery_fires_where_the_cumulative_hazard_reaches_its_budget
         budget = np.random.default_rng(np.random.SeedSequence(
             5, spawn_key=(r, zlib.crc32(b"detector:ext")))).exponential(1.0)
         assert res.detected_by == "ext"
-        assert res.dwell_hours == pytest.approx(
-            reference_discovery(trace, budget, base, per_record), rel=1e-12)
+        # the same arithmetic as the engine, so equal to the last bit
+        assert res.dwell_hours == reference_discovery(trace, budget, base, per_record)
         ended_early += res.access_ended_by == "exhausted"
         # the clock arms a timer when discovery is due before the insider's next action, not
         # one per session: SimPy events are the insider's two per session plus a handful
         assert counters["simpy_events"] <= 2 * res.sessions + 8
     assert ended_early > 0 if records < 10**6 else ended_early == 0
+
+
+def test_external_discovery_with_no_hazard_at_all_never_fires():
+    model = make_model(horizon="30d",
+                       detectors={"ext": {"_target_": "sim.detectors.ExternalDiscovery",
+                                          "base_mean_time": "inf",
+                                          "mean_time_per_million": "inf"}})
+    res = simulate(model, 1, 0)
+    assert res.censored and res.records_exfiltrated > 0
+
+
+@pytest.mark.parametrize("now, t", [
+    (1.034937153577296, 88.51191889238267),  # no d gives now + d == t (ties to even)
+    (0.0, 5.0), (3.0, 3.0), (1e-300, 2.5), (4000.123456789, 4000.1234567891),
+])
+def test_delay_to_lands_on_or_just_before_t_and_the_remainder_is_exact(now, t):
+    d = delay_to(now, t)
+    landed = now + d
+    assert d >= 0 and landed <= t and t - landed <= 4 * math.ulp(t)
+    assert landed + (t - landed) == t  # the second, exact hop the discovery clock makes
 
 
 def test_hygiene_rotates_a_stale_key_and_ends_access_without_detection():

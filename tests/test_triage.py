@@ -173,3 +173,71 @@ def test_warm_up_backlog_is_carried_into_time_zero(Queue):
     assert (q.false_alerts, q.triaged) == (1, 1)  # the warm-up alert is in no statistic
     assert q.mean_wait == pytest.approx(4.0)
     assert q.busy_time == pytest.approx(9.0 + 10.0)  # the warm-up triage's part after 0, too
+
+
+# -- both modes draw the same warm-up: with fixed triage times the backlog the insider meets
+# -- at time 0 and the triage starts of its alerts are the same event for event (FIFO: they
+# -- depend on earlier alerts only, and the warm-up alerts are the same draws in both modes)
+WARM = {
+    "horizon": "10d",
+    "network": {"_target_": "tests.conftest.tiny_network", "records": 10**9},
+    "background": {"employees": 300, "profile": "office", "weekend_factor": 0.2},
+    "triage": {"analysts": 1, "triage_time": "2h", "triage_time_cv": 0.0},
+    # the insider never trips the rule: only benign alerts, ~24 a weekday for one analyst
+    "detectors": {"rule": {"_target_": "sim.detectors.VolumeThreshold",
+                           "max_requests_per_ip_hour": 1e12,
+                           "benign_trip_probability": 0.01}},
+}
+
+
+def warm_up_trace(mode: str, **over):
+    from sim.engine import simulate
+    from tests.conftest import make_model, merge
+
+    cfg = merge(merge(WARM, {"background": {"mode": mode}}), over)
+    events: list = []
+    simulate(make_model(**cfg), 4, 0, trace=events)
+    backlog = [(e["queue_length"], e["analysts_busy"]) for e in events
+               if e["action"] == "queue-backlog"]
+    starts = [e["t"] for e in events if e["action"] == "triage-start" and e.get("warmup")]
+    drops = sum(e["action"] == "alert-dropped" and bool(e.get("warmup")) for e in events)
+    return backlog, starts, drops
+
+
+@pytest.mark.parametrize("over", [
+    {},
+    {"triage": {"max_alert_age": "20h"}},  # some warm-up alerts age out, before or after 0
+    # time 0 is Monday 09:00 in Korea, the start of the office shift: the analyst is free at
+    # exactly time 0 and takes the weekend's backlog then, not at the next event
+    {"start": "2025-06-23T09:00:00+09:00", "triage": {"shift": "office_hours"}},
+], ids=["24x7", "age-limit", "shift-starts-at-0"])
+def test_both_modes_trace_the_same_warm_up_backlog(over):
+    fast, exact = warm_up_trace("fast", **over), warm_up_trace("exact", **over)
+    (queue, busy), = fast[0]
+    assert queue > 5, fast[0]  # the week before leaves a backlog
+    assert fast[0] == exact[0]
+    assert fast[1] == exact[1] and len(fast[1]) > 0
+    assert fast[2] == exact[2]
+    assert len(fast[1]) + fast[2] <= queue
+
+
+def test_no_benign_alerts_no_backlog_event_in_either_mode():
+    quiet = {"detectors": {"rule": {"benign_trip_probability": 0.0}}}
+    assert warm_up_trace("fast", **quiet) == warm_up_trace("exact", **quiet) == ([], [], 0)
+
+
+@pytest.mark.parametrize("start", ["2025-06-23T09:00:00+09:00", "2025-06-24T03:17:00+02:00"])
+def test_next_shift_start_is_one_float_per_gap_so_fifo_starts_never_decrease(start):
+    """Every time in an off-shift gap maps to the very same shift start (not one an ulp off
+    for some times), so a later alert can never start before an earlier one."""
+    run = FakeRun(start=start)
+    q = TriageQueue(run, build(TriageParams, {"analysts": 1, "shift": "office_hours"}), None)
+    ts = np.sort(np.random.default_rng(1).uniform(-400.0, 400.0, 20_000))
+    starts = [q.start_from(float(t)) for t in ts]
+    assert all(b >= a for a, b in zip(starts, starts[1:], strict=False))
+    off = [(q._next_shift_start(float(t)), float(t)) for t in ts if not q.on_shift(float(t))]
+    by_gap: dict[float, list[float]] = {}
+    for s, t in off:
+        by_gap.setdefault(round(s, 6), []).append(s)
+        assert s > t and q.on_shift(s)
+    assert len(by_gap) > 10 and all(len(set(v)) == 1 for v in by_gap.values())
