@@ -20,9 +20,10 @@ confirmed the insider by then (a censored replication).
 
 from __future__ import annotations
 
+import gc
 import math
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,7 +328,26 @@ def simulate(model: Model, seed: int, replication: int,
 
 
 def simulate_many(model: Model, seed: int, replications: Iterable[int],
-                  on_result: Callable[[ReplicationResult], None]) -> None:
-    """Simulate each replication in turn and hand each result to ``on_result`` as it ends."""
-    for r in replications:
-        on_result(simulate(model, seed, r))
+                  collect_every: int = 256, freeze: bool = True) -> Iterator[ReplicationResult]:
+    """Yield the result of each replication in turn, with memory flat in their number.
+
+    A replication leaves reference cycles (the run, its components and the SimPy process
+    point at each other) that only the cyclic garbage collector frees, and CPython's automatic
+    full collections come too rarely to keep up: a run's memory grew ~2 KB per replication.
+    So the replications' garbage is collected every ``collect_every`` replications, and with
+    ``freeze`` everything alive before the loop (the model above all) is first frozen out of
+    the collector's way (``gc.freeze``, undone at the end), so a collection scans only the
+    replications' own objects: ~1 ms instead of ~50 ms. A worker process that froze its model
+    once passes ``freeze=False``.
+    """
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    try:
+        for i, r in enumerate(replications, start=1):
+            yield simulate(model, seed, r)
+            if i % collect_every == 0:
+                gc.collect()
+    finally:
+        if freeze:
+            gc.unfreeze()

@@ -8,12 +8,13 @@ identical whatever the number of workers.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from sim.engine import Model, build_model, simulate
+from sim.engine import Model, build_model, simulate_many
 from sim.results import ReplicationResult
 
 _WORKER_MODEL: Model | None = None
@@ -34,12 +35,14 @@ def resolve_workers(workers: Any, key: str = "workers") -> int:
 def _init_worker(cfg: Mapping[str, Any]) -> None:
     global _WORKER_MODEL
     _WORKER_MODEL = build_model(cfg)
+    gc.collect()
+    gc.freeze()  # the model lives as long as the worker: keep it out of every collection
 
 
 def _run_chunk(args: tuple[int, list[int]]) -> list[ReplicationResult]:
     seed, reps = args
     assert _WORKER_MODEL is not None
-    return [simulate(_WORKER_MODEL, seed, r) for r in reps]
+    return list(simulate_many(_WORKER_MODEL, seed, reps, freeze=False))
 
 
 def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
@@ -54,8 +57,7 @@ def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
     """
     n, seed = model.run.replications, model.run.seed
     if workers <= 1 or n < 2:
-        for r in range(n):
-            yield simulate(model, seed, r)
+        yield from simulate_many(model, seed, range(n))
         return
     size = chunk or max(1, min(500, n // (workers * 8)))
     tasks = [(seed, list(range(i, min(i + size, n)))) for i in range(0, n, size)]
