@@ -163,6 +163,7 @@ class TriageQueue(_Team):
         self.idle = params.analysts
         self._warm: list[tuple[float, str]] = []  # warm-up alerts (before time 0), unsettled
         self._warm_streams = 0  # detectors whose benign alerts warm the queue up
+        self._backlog: dict | None = None  # tracing: the queue-backlog event of time 0
         self._settled = params.warmup <= 0
         if not self._settled:  # settle at time 0 exactly (or earlier, at a submit at time 0)
             self.env.timeout(0).callbacks.append(
@@ -184,6 +185,10 @@ class TriageQueue(_Team):
         """
         if self.params.warmup > 0 and probability > 0:
             self._warm_streams += 1
+            if self.run.events is not None and self._backlog is None:
+                # first in the log; _settle counts it at time 0
+                self.run.emit("queue-backlog", t=0.0, queue_length=0, analysts_busy=0)
+                self._backlog = self.run.events[-1]
             for t in self.background.arrival_times(rng, probability, start=-self.params.warmup):
                 if t >= 0:
                     break
@@ -218,8 +223,8 @@ class TriageQueue(_Team):
                 self.busy_time += f  # the part of a warm-up triage done after time 0
                 self.idle -= 1
                 self.env.timeout(f).callbacks.append(self._release)
-        if self.run.events is not None and self._warm_streams:
-            self.run.emit("queue-backlog", queue_length=len(self.queue), analysts_busy=busy)
+        if self._backlog is not None:
+            self._backlog.update(queue_length=len(self.queue), analysts_busy=busy)
         if self.idle and self.queue:  # an analyst free at time 0 takes the backlog now
             self._dispatch()
 
@@ -335,6 +340,11 @@ class LazyTriageQueue(_Team):
             self._streams.append(
                 (detector, self.background.arrival_times(rng, probability,
                                                          start=-self.params.warmup)))
+            if self._backlog is None and self.run.events is not None and self.params.warmup > 0:
+                # the queue the run starts with, first in the log; counted when the first
+                # _advance serves the warm-up (until >= 0 covers all of it)
+                self.run.emit("queue-backlog", t=0.0, queue_length=0, analysts_busy=0)
+                self._backlog = self.run.events[-1]
 
     def _duration(self) -> float:
         if not self._shape:
@@ -421,10 +431,6 @@ class LazyTriageQueue(_Team):
         streams = self._streams
         if not streams:
             return
-        if self._backlog is None and self.run.events is not None and self.params.warmup > 0:
-            # the first call serves the whole warm-up (until >= 0): the queue the run starts with
-            self.run.emit("queue-backlog", t=0.0, queue_length=0, analysts_busy=0)
-            self._backlog = self.run.events[-1]
         if self.run.events is None and not self._office and self._free:
             if len(streams) == 1:
                 arrivals = streams[0][1].take_before(until)

@@ -107,7 +107,9 @@ def test_trace_writes_an_event_log(tmp_path):
                    f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
-    assert json.loads(lines[0])["event.action"] == "session-start"
+    # the default scenario monitors: the warm-up backlog, then the insider's first access
+    assert [json.loads(x)["event.action"] for x in lines[:2]] == ["queue-backlog",
+                                                                 "session-start"]
     bad = run_sim("replications=2", "trace=true", "trace_replication=5",
                   f"hydra.run.dir={tmp_path / 'bad'}")
     assert bad.returncode == 2 and "trace_replication: must be an integer in [0, 1]" in bad.stderr

@@ -243,7 +243,8 @@ def test_cli_trace_writes_a_log_that_validates_against_the_schema(cli_run):
     for record in records:
         assert not list(REFERENCE.iter_errors(record))
     actions = [r["event.action"] for r in records]
-    assert actions[0] == "session-start" and "exfiltration" in actions
+    # the queue the run starts with (monitoring warms it up), then the first access
+    assert actions[:2] == ["queue-backlog", "session-start"] and "exfiltration" in actions
     # replication 0 of the default scenario: its row in replications.csv and its log agree
     with (cli_run / "replications.csv").open() as fh:
         row = next(csv.DictReader(fh))
@@ -254,3 +255,14 @@ def test_cli_trace_writes_a_log_that_validates_against_the_schema(cli_run):
 def test_cli_trace_writes_the_timeline_and_network_figures(cli_run):
     for name in ("timeline.png", "network.png"):
         assert (cli_run / name).stat().st_size > 30_000, name
+
+
+def test_the_warm_up_backlog_is_the_first_event_of_the_log():
+    from sim.engine import simulate
+    from tests.conftest import make_model
+
+    for mode in ("fast", "exact"):
+        events: list = []
+        simulate(make_model(**{**BUSY, "horizon": "2d", "background": {
+            **BUSY["background"], "mode": mode}}), 3, 0, trace=events)
+        assert events[0]["action"] == "queue-backlog" and events[0]["t"] == 0, mode
