@@ -179,7 +179,7 @@ class Insider:
     def __init__(self, run: Run, plan: InsiderPlan, rhythm: Rhythm,
                  on_session_start: Callable[[Session], None],
                  on_session_end: Callable[[Session, int], None],
-                 on_access_end: Callable[[str], None] = lambda _reason: None) -> None:
+                 on_access_end: Callable[[str], None]) -> None:
         self.run = run
         self.env = run.env
         self.plan = plan

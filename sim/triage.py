@@ -77,6 +77,7 @@ class _Team:
         self.params = params
         self.background = background
         self.rng = run.rng("triage")
+        self._backlog: dict | None = None  # tracing: the queue-backlog event of time 0
         self.true_alerts = 0
         self.false_alerts = 0
         self.warmup_alerts = 0  # benign alerts before time 0 (not in the statistics)
@@ -94,6 +95,13 @@ class _Team:
         # local hours from the week's first shift start (Monday) at simulation time 0
         self._week_shift = (run.calendar.week_offset + params.utc_offset_hours
                             - params.shift_start_hour) % 168.0
+
+    def _open_backlog(self) -> None:
+        """Tracing, once a benign stream warms the queue up: write the ``queue-backlog`` event
+        of time 0 first in the log; its counts are filled in when the warm-up is served."""
+        if self._backlog is None and self.run.events is not None and self.params.warmup > 0:
+            self.run.emit("queue-backlog", t=0.0, queue_length=0, analysts_busy=0)
+            self._backlog = self.run.events[-1]
 
     # -- shifts ------------------------------------------------------------------------------
     def on_shift(self, t: float) -> bool:
@@ -162,8 +170,6 @@ class TriageQueue(_Team):
         self.queue: deque[Alert] = deque()
         self.idle = params.analysts
         self._warm: list[tuple[float, str]] = []  # warm-up alerts (before time 0), unsettled
-        self._warm_streams = 0  # detectors whose benign alerts warm the queue up
-        self._backlog: dict | None = None  # tracing: the queue-backlog event of time 0
         self._settled = params.warmup <= 0
         if not self._settled:  # settle at time 0 exactly (or earlier, at a submit at time 0)
             self.env.timeout(0).callbacks.append(
@@ -184,11 +190,7 @@ class TriageQueue(_Team):
         through the queue when the run starts): there is no SimPy time before 0.
         """
         if self.params.warmup > 0 and probability > 0:
-            self._warm_streams += 1
-            if self.run.events is not None and self._backlog is None:
-                # first in the log; _settle counts it at time 0
-                self.run.emit("queue-backlog", t=0.0, queue_length=0, analysts_busy=0)
-                self._backlog = self.run.events[-1]
+            self._open_backlog()  # _settle counts it at time 0
             for t in self.background.arrival_times(rng, probability, start=-self.params.warmup):
                 if t >= 0:
                     break
@@ -331,7 +333,6 @@ class LazyTriageQueue(_Team):
         self._durations: list[float] = []
         self._confirm_rng = run.rng("triage:confirm")
         self._queue_starts: deque[float] | None = deque() if run.events is not None else None
-        self._backlog: dict | None = None  # tracing: the queue-backlog event of time 0
 
     def benign_alarms(self, detector: str, probability: float,
                       rng: np.random.Generator) -> None:
@@ -340,11 +341,7 @@ class LazyTriageQueue(_Team):
             self._streams.append(
                 (detector, self.background.arrival_times(rng, probability,
                                                          start=-self.params.warmup)))
-            if self._backlog is None and self.run.events is not None and self.params.warmup > 0:
-                # the queue the run starts with, first in the log; counted when the first
-                # _advance serves the warm-up (until >= 0 covers all of it)
-                self.run.emit("queue-backlog", t=0.0, queue_length=0, analysts_busy=0)
-                self._backlog = self.run.events[-1]
+            self._open_backlog()  # counted when the first _advance serves the warm-up
 
     def _duration(self) -> float:
         if not self._shape:
