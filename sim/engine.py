@@ -36,7 +36,7 @@ from sim.detectors import Detector, Watch
 from sim.errors import ConfigError
 from sim.insider import Insider, InsiderPlan, InsiderProfile, Session
 from sim.network import Network
-from sim.params import build, spec
+from sim.params import allowed_target, build, spec
 from sim.results import ReplicationResult
 from sim.triage import LazyTriageQueue, TriageParams, TriageQueue
 
@@ -86,8 +86,13 @@ def instantiate(node: Mapping[str, Any], path: str, base: type) -> Any:
         path: the node's dotted key, named in errors.
         base: the type the result must have.
 
+    ``_target_`` must name a subclass of ``base`` or a function marked ``@makes(base)``
+    (:func:`sim.params.makes`); this is checked after the import and before anything is
+    called, so a config can never call an arbitrary function.
+
     Raises:
-        ConfigError: no or unknown ``_target_``, a result of the wrong type, or a bad argument.
+        ConfigError: no or unknown ``_target_``, a target that may not build a ``base``, a
+            result of the wrong type, or a bad argument.
     """
     from hydra.utils import get_object
 
@@ -99,6 +104,10 @@ def instantiate(node: Mapping[str, Any], path: str, base: type) -> Any:
         factory = get_object(str(target))
     except Exception:  # noqa: BLE001 - hydra raises several types for a bad path
         raise ConfigError(f"{path}._target_", f"cannot import {target!r}") from None
+    if not allowed_target(factory, base):
+        raise ConfigError(f"{path}._target_", f"{target} is not a {base.__name__} subclass nor "
+                          f"a function marked @sim.params.makes({base.__name__}); nothing "
+                          f"else may be built from a config")
     try:
         obj = factory(**kwargs)
     except ConfigError as err:

@@ -57,7 +57,7 @@ import networkx as nx
 import numpy as np
 
 from sim.errors import ConfigError, NetworkFileError
-from sim.params import build, spec
+from sim.params import build, makes, spec
 from sim.timeunits import DAY, YEAR
 
 KINDS: Final = ("host", "service", "datastore", "identity", "credential")
@@ -604,6 +604,7 @@ def load(path: str) -> Network:
     return Network(graph, source=path)
 
 
+@makes(Network)
 def from_file(path: str) -> Network:
     """The network in ``path``: the same as :func:`load` (the ``file`` config option)."""
     return load(path)
@@ -923,6 +924,7 @@ def _add_service_accounts(b: _Builder, calls: Mapping[str, Sequence[str]],
             b.grant(token, callee)
 
 
+@makes(Network)
 def generate(hosts: int = 200, zones: Sequence[str] = ("dmz", "app", "data", "corp"),
              segmentation: float = 0.8, datastores: int = 3,
              records_per_store: int = 1_000_000, employees: int = 500,
@@ -1067,6 +1069,7 @@ COUPANG_SEGMENTATION: Final = 0.9
 public; a well-segmented network is assumed (the key needed no lateral movement anyway)."""
 
 
+@makes(Network)
 def coupang_like(customers: int = 33_700_000, employees: int = 20_000, hosts: int = 300,
                  seed: int = 0) -> Network:
     """The network of the 2025 Coupang breach (facts from ../shared/CALIBRATION.md).

@@ -167,3 +167,33 @@ def build(cls: type[T], mapping: Mapping[str, Any] | None, path: str = "") -> T:
         except ConfigError as err:
             raise (err.under(path) if path else err) from None
     return obj
+
+
+def makes(base: type) -> Any:
+    """Mark a function as a factory that a config's ``_target_`` may name to build a ``base``.
+
+    A ``_target_`` may name a subclass of what its key requires (a :class:`~sim.detectors.
+    Detector` under ``detectors.NAME``) or a function marked with this decorator for it (the
+    network builders: ``@makes(Network)``). Nothing else is ever called, so a shared scenario
+    file cannot run arbitrary code (``_target_: os.system``) through the config.
+
+    Example::
+
+        @makes(Network)
+        def my_network(hosts: int = 10) -> Network: ...
+    """
+
+    def mark(func: Any) -> Any:
+        func.__sim_makes__ = base
+        return func
+
+    return mark
+
+
+def allowed_target(obj: Any, base: type) -> bool:
+    """Whether ``obj`` (an imported ``_target_``) may be called to build a ``base``: a
+    subclass of ``base``, or a function marked ``@makes(base)`` (or ``@makes`` of a subclass)."""
+    if isinstance(obj, type):
+        return issubclass(obj, base)
+    made = getattr(obj, "__sim_makes__", None)
+    return isinstance(made, type) and issubclass(made, base) and callable(obj)

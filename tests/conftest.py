@@ -11,6 +11,7 @@ import pytest
 
 from sim.engine import Model, build_model
 from sim.network import Network
+from sim.params import makes
 
 
 def tiny_graph(records: int = 10_000) -> nx.DiGraph:
@@ -47,6 +48,7 @@ BASE: dict[str, Any] = {
 }
 
 
+@makes(Network)
 def tiny_network(records: int = 10_000) -> Network:
     """Config target used by BASE: the tiny network as a validated Network."""
     return Network(tiny_graph(records), source="tiny")

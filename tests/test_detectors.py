@@ -44,7 +44,7 @@ def test_detector_params_are_validated():
                                         "interval": "monthly"}})
     with pytest.raises(ConfigError, match="detectors.x._target_: cannot import"):
         make_model(detectors={"x": {"_target_": "sim.detectors.Nope"}})
-    with pytest.raises(ConfigError, match="does not make a Detector"):
+    with pytest.raises(ConfigError, match="TriageParams is not a Detector subclass"):
         make_model(detectors={"x": {"_target_": "sim.triage.TriageParams"}})
 
 

@@ -7,6 +7,8 @@ import pytest
 from sim.engine import Run, build_model, simulate
 from sim.errors import ConfigError
 from sim.insider import TECHNIQUES
+from sim.network import Network
+from sim.params import makes
 from tests.conftest import BASE, make_model, merge
 
 
@@ -94,6 +96,7 @@ def test_expired_credential_ends_access():
     assert max(starts) < 24.0 <= res.access_hours
 
 
+@makes(Network)
 def expiring_network(after: float = 24.0):
     from sim.network import Network
     from tests.conftest import tiny_graph
