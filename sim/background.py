@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import PointStream, Rhythm
+from sim.places import BenignStream
 from sim.params import spec
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class Background:
         self.rhythm = rhythm
         #: mean benign observations per hour over a week
         self.rate = employees * params.observations_per_employee_per_day / 24.0
+        #: the staff population as one benign stream (a sensor on every asset sees all of it)
+        self.stream = BenignStream(self.rate, rhythm, "")
 
     def expected_events(self, horizon_hours: float) -> float:
         """Expected number of benign observations in ``horizon_hours``."""
@@ -69,7 +72,7 @@ class Background:
         """The times after ``start`` (may be negative: a warm-up) of benign observations that
         trip a detector with ``probability``: a Poisson process of rate ``probability * rate``
         (thinning), drawn in numpy blocks."""
-        return self.rhythm.points(probability * self.rate, rng, start=start)
+        return self.stream.arrival_times(rng, probability, start)
 
     def alarms(self, run: Run, rng: np.random.Generator, probability: float,
                on_alarm: Callable[[], None]) -> None:
@@ -78,14 +81,4 @@ class Background:
 
         (Fast mode never calls this: the lazy triage queue takes :meth:`arrival_times`.)
         """
-        if probability <= 0 or self.rate <= 0:
-            return
-        run.env.process(self._exact(run, rng, probability, on_alarm))
-
-    def _exact(self, run, rng, probability, on_alarm):
-        env, next_point, rate = run.env, self.rhythm.next_point, self.rate
-        while True:
-            t = next_point(env.now, rate, rng)
-            yield env.timeout(t - env.now)
-            if rng.random() < probability:
-                on_alarm()
+        self.stream.alarms(run, rng, probability, on_alarm)

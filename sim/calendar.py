@@ -28,6 +28,10 @@ PROFILES: dict[str, tuple[float, ...]] = {
     # Office work: most activity 09-18 with a lunch dip, a little in the evening, none at night.
     "office": (0, 0, 0, 0, 0, 0, 0.1, 0.3, 0.8, 1, 1, 1, 0.6, 1, 1, 1, 1, 0.8, 0.4, 0.2,
                0.1, 0.1, 0.05, 0),
+    # Customers of a consumer service (assumption: the usual shape of e-commerce traffic,
+    # rising through the morning, a lunch bump, the peak in the evening, quiet at night).
+    "consumer": (0.3, 0.15, 0.1, 0.05, 0.05, 0.1, 0.2, 0.4, 0.6, 0.7, 0.8, 0.8, 0.9, 0.8,
+                 0.75, 0.75, 0.8, 0.85, 0.9, 0.95, 1, 1, 0.8, 0.5),
     # Evenings and nights after a day job: the shape of a moonlighting insider.
     "evening": (0.6, 0.5, 0.3, 0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0.1, 0.1, 0.1, 0.1, 0.2, 0.3,
                 0.5, 0.8, 1, 1, 1, 0.8),

@@ -20,16 +20,20 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sim.errors import ConfigError
 from sim.params import build, spec
+from sim.places import Selector
+from sim.scoring import FEATURES, ScoreModel, upper_tail
 
 if TYPE_CHECKING:
     from sim.engine import Model, Run
     from sim.insider import Session
+    from sim.network import Network
 
+__all__ = ["upper_tail"]  # re-exported: the binormal tail lives in sim.scoring
 
-def upper_tail(z: float) -> float:
-    """P(N(0, 1) > z), the standard normal upper tail."""
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
+WATCH_DOC = ("where it watches: 'all' assets, or filters kind/zone/role/ids/tags/"
+             "internet_facing and coverage (sim.places)")
 
 
 def delay_to(now: float, t: float) -> float:
@@ -76,13 +80,66 @@ class Detector(ABC):
     name: str = ""
     #: Whether it scores every benign observation (and so raises false alarms from them).
     scores_benign_activity: ClassVar[bool] = False
+    #: Whether it observes activity at places of the network: then ``Params`` has a ``watch``
+    #: selector (:class:`sim.places.Selector`) and it sees only what happens there.
+    observes: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = build(self.Params, params)
         self.name = self.name or type(self).__name__.lower()
+        #: the assets it watches (observing detectors; set by :meth:`locate`)
+        self.places: frozenset[str] = frozenset()
+        self.selector = Selector.parse(self.params.watch) if self.observes else Selector()
+        #: target -> the assets of the insider's walk to it that this detector watches
+        self.on_walk: dict[str, tuple[str, ...]] = {}
 
-    def prepare(self, model: Model) -> None:  # noqa: B027 - a hook, empty unless overridden
-        """Called once per job after the model is built (read the network, background...)."""
+    def locate(self, network: Network) -> frozenset[str]:
+        """Resolve where an observing detector watches in ``network`` (once per job, before the
+        insider chooses routes); the empty set for a detector that observes nothing.
+
+        Raises:
+            ConfigError: the selector matches no asset (key ``watch``).
+        """
+        if self.observes:
+            self.places = self.selector.match(network)
+        return self.places
+
+    def prepare(self, model: Model) -> None:
+        """Called once per job after the model is built (read the network, background...).
+
+        The base version finds the watched assets on each of the insider's walks and the
+        benign traffic there; an override should call it."""
+        if not self.observes:
+            return
+        self.on_walk = {t: tuple(n for n in walk if n in self.places)
+                        for t, walk in model.plan.walks.items()}
+        self.benign = model.places.streams(self.places, self.selector.coverage)
+        self.traffic = model.places.traffic
+
+    def walks(self, run: Run) -> dict[str, tuple[str, ...]]:
+        """This replication's watched assets on each walk: ``on_walk`` thinned by the
+        selector's ``coverage`` (each asset carries the sensor with that probability, drawn
+        from the detector's own ``coverage`` stream)."""
+        coverage = self.selector.coverage
+        if coverage >= 1:
+            return self.on_walk
+        nodes = sorted({n for walk in self.on_walk.values() for n in walk})
+        draws = run.rng(f"detector:{self.name}:coverage").random(len(nodes))
+        covered = {n for n, u in zip(nodes, draws.tolist(), strict=True) if u < coverage}
+        return {t: tuple(n for n in walk if n in covered) for t, walk in self.on_walk.items()}
+
+    def start_benign(self, run: Run, probability: float) -> None:
+        """Feed the triage queue the false alarms of the benign traffic at the watched places:
+        each benign observation trips this detector with ``probability``. One stream per
+        rhythm; the staff stream draws from ``detector:NAME:benign`` (as before places)."""
+        for stream in self.benign:
+            suffix = f":{stream.key}" if stream.key else ""
+            run.triage.benign_alarms(self.name, stream, probability,
+                                     run.rng(f"detector:{self.name}:benign{suffix}"))
+
+    def benign_rate(self) -> float:
+        """Benign observations per hour it scores (0 for a detector that scores none)."""
+        return sum(s.rate for s in self.benign) if self.scores_benign_activity else 0.0
 
     @abstractmethod
     def start(self, run: Run) -> Watch:
@@ -90,7 +147,12 @@ class Detector(ABC):
 
     def describe(self) -> str:
         """One line for the printed summary."""
-        return f"{self.name} ({type(self).__name__})"
+        where = f" at {self.selector.describe()}" if self.observes else ""
+        return f"{self.name} ({type(self).__name__}{where})"
+
+
+def _check_watch(params: Any) -> None:
+    Selector.parse(params.watch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,19 +185,28 @@ class AuditParams:
                             doc="log retention window (Korea: 1 y, 2 y for 50k+ subjects)")
     phase: float | None = spec(None, duration=True,
                                doc="time of the first audit; unset = uniform over one interval")
+    watch: Any = spec("all", doc=WATCH_DOC)
+
+    check = _check_watch
 
 
 class PeriodicAudit(Detector):
     """Periodic manual review of access logs.
 
     Every ``interval`` (first audit at a uniformly random phase unless ``phase`` is set), an
-    audit reviews the logs of the last ``lookback`` hours still within ``retention``. If the
-    insider was active in that window, the audit catches them with probability
-    ``coverage * recognition``, reported ``duration`` after the audit starts. For an insider
-    active throughout, the mean dwell is ``T/p - T/2`` (T = interval, p = coverage*recognition).
+    audit reviews the logs of the last ``lookback`` hours still within ``retention``, at the
+    places it ``watch``-es. The logs hold one line per insider session per watched asset on the
+    session's walk; the audit samples a share ``coverage`` of the lines and recognises a
+    sampled insider line with probability ``recognition``. With ``K`` insider lines in the
+    window it catches the insider with probability ``1 - (1 - coverage * recognition)^K``,
+    reported ``duration`` after the audit starts: the more the insider did in the window, the
+    likelier the catch. For an insider active throughout in one session seen at one watched
+    place (K = 1 in every window), the mean dwell is ``T/p - T/2`` (T = interval,
+    p = coverage*recognition).
     """
 
     Params = AuditParams
+    observes = True
 
     @property
     def probability(self) -> float:
@@ -152,17 +223,21 @@ class PeriodicAudit(Detector):
         lookback = p.interval if math.isnan(p.lookback) else p.lookback
         window = min(lookback, p.retention)
         prob = self.probability
+        walks = self.walks(run)
+        lines = {t: len(w) for t, w in walks.items()}
         first = rng.random() * p.interval if p.phase is None else p.phase
         yield env.timeout(first)
         while True:
             now = env.now
             run.periodic_checks += 1
-            hit = rng.random() < prob
-            present = run.insider.active_between(now - window, now)
+            k = sum(lines[t] for t in run.insider.sessions_between(now - window, now))
+            chance = prob if k == 1 else -math.expm1(k * math.log1p(-prob)) if prob < 1 else 1.0
+            hit = rng.random() < chance  # one draw per audit, whatever k
+            present = k > 0
             if run.events is not None:
                 run.emit("audit", detector=self.name, window_start=max(now - window, 0.0),
                          window_end=now, coverage=p.coverage, insider_in_window=present,
-                         found=hit and present)
+                         insider_lines=k, found=hit and present)
             if hit and present:
                 if p.duration > 0:
                     env.timeout(p.duration).callbacks.append(lambda _e: run.confirm(self.name))
@@ -175,83 +250,148 @@ class PeriodicAudit(Detector):
 @dataclass(frozen=True)
 class MonitoringParams:
     threshold: float = spec(3.0, doc="alert threshold on the benign score scale (z)")
-    dprime: float = spec(3.0, lo=0, doc="separability of the insider's sessions (binormal d')")
+    dprime: float = spec(3.0, lo=0, doc="separability of the insider in what the features "
+                                        "miss (binormal d' when there are no features)")
     latency: float = spec(0.25, duration=True, doc="analytics latency, session to alert")
+    features: tuple[str, ...] = spec((), choices=FEATURES,
+                                     doc="what it measures of each observation (sim.scoring)")
+    watch: Any = spec("all", doc=WATCH_DOC)
+
+    def check(self) -> None:
+        _check_watch(self)
+        if len(set(self.features)) != len(self.features):
+            raise ConfigError("features", f"names a feature twice: {list(self.features)}")
 
 
 class ContinuousMonitoring(Detector):
-    """Continuous behavioural analytics feeding the triage queue.
+    """Continuous behavioural analytics at its places, feeding the triage queue.
 
-    Benign scores are N(0, 1) and the insider's N(d', 1) (a binormal ROC), so one ``threshold``
-    sets both rates consistently: false-positive rate ``P(Z > threshold)`` per benign
-    observation, true-positive rate ``P(Z > threshold - d')`` per insider session. Alerts reach
-    the triage queue after ``latency``; benign ones come from the background population.
+    Every session of the insider is an observation at each watched asset of its walk, scored
+    against the benign traffic there (:mod:`sim.scoring`): with no ``features`` the score is
+    the binormal ROC (benign N(0, 1), insider N(d', 1)), so ``threshold`` sets the
+    false-positive rate ``P(Z > threshold)`` per benign observation and the true-positive rate
+    ``P(Z > threshold - d')`` per observation of the insider; with features the true-positive
+    rate grows with how far the insider's records, request rate and addresses lie from the
+    place's benign medians. Each flagged observation is an alert that reaches the triage queue
+    after ``latency``; the benign ones come from the traffic at the watched places.
     """
 
     Params = MonitoringParams
     scores_benign_activity = True
+    observes = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        self.score = ScoreModel(p.features, p.threshold, p.dprime)
 
     @property
     def true_positive_rate(self) -> float:
+        """Per observation, without features (the binormal ROC)."""
         return upper_tail(self.params.threshold - self.params.dprime)
 
     @property
     def false_positive_rate(self) -> float:
-        return upper_tail(self.params.threshold)
+        return self.score.false_positive_rate
 
     def start(self, run: Run) -> Watch:
-        run.triage.benign_alarms(self.name, self.false_positive_rate,
-                                 run.rng(f"detector:{self.name}:benign"))
-        return _AlertOnSession(run, self.name, self.params.latency,
-                               run.rng(f"detector:{self.name}"), self.true_positive_rate)
+        self.start_benign(run, self.false_positive_rate)
+        return _Observe(run, self, run.rng(f"detector:{self.name}"))
 
 
-class _AlertOnSession(Watch):
-    """Raises a true alert for an insider session with a fixed probability."""
+class _Observe(Watch):
+    """Scores each observation of an insider session at the watched assets of its walk; a
+    flagged one is a true alert."""
 
-    def __init__(self, run: Run, name: str, latency: float, rng, probability: float,
-                 rule=None) -> None:
-        self.run, self.name, self.latency = run, name, latency
-        self.rng, self.probability, self.rule = rng, probability, rule
+    def __init__(self, run: Run, det: ContinuousMonitoring, rng) -> None:
+        self.run, self.name, self.latency, self.rng = run, det.name, det.params.latency, rng
+        self.walks = det.walks(run)
+        score, traffic = det.score, det.traffic
+        self.detect = score.detection_probability
+        # without features every observation has the binormal chance: no per-session maths
+        self.constant = (None if score.features else
+                         {t: [det.true_positive_rate] * len(w) for t, w in self.walks.items()})
+        edges = run.model.plan.edges
+        self.traffic = {t: [(traffic[n], n in edges[t]) for n in w]
+                        for t, w in self.walks.items()}
 
     def on_session_start(self, session: Session) -> None:
-        fires = self.rule(session) if self.rule else self.rng.random() < self.probability
-        if not fires:
-            return
-        if self.latency > 0:
-            self.run.env.timeout(self.latency).callbacks.append(
-                lambda _e: self.run.triage.submit(self.name, True))
+        random = self.rng.random
+        if self.constant is not None:
+            chances = self.constant[session.target]
         else:
-            self.run.triage.submit(self.name, True)
+            chances = [self.detect(session, t, edge) for t, edge in self.traffic[session.target]]
+        for chance in chances:
+            if random() < chance:
+                _alert(self.run, self.name, self.latency)
+
+
+def _alert(run: Run, name: str, latency: float) -> None:
+    """A true alert from ``name`` reaches the triage queue after ``latency``."""
+    if latency > 0:
+        run.env.timeout(latency).callbacks.append(lambda _e: run.triage.submit(name, True))
+    else:
+        run.triage.submit(name, True)
 
 
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VolumeParams:
     max_requests_per_ip_hour: float = spec(1000.0, lo=0, lo_open=True,
-                                           doc="rule fires when one IP exceeds this rate")
+                                           doc="rule fires when the rate exceeds this (per "
+                                               "hour, per IP or per credential)")
+    per: str = spec("ip", choices=("ip", "credential"),
+                    doc="whose request rate the rule counts: one source IP's, or one "
+                        "credential's over all its IPs")
     benign_trip_probability: float = spec(1e-4, lo=0, hi=1,
                                           doc="chance a benign observation trips the rule")
     latency: float = spec(0.25, duration=True)
+    watch: Any = spec(dict(internet_facing=True),
+                      doc=WATCH_DOC + "; default: the internet-facing edge, where a per-IP "
+                                      "rule sees the clients' own addresses")
+
+    check = _check_watch
 
 
 class VolumeThreshold(Detector):
-    """Static threshold rules: alert when a source IP's request rate exceeds a limit.
+    """Static threshold rules at its places: alert when a request rate exceeds a limit.
 
-    Deterministic for the insider: a session whose per-IP rate exceeds the limit raises a true
-    alert; an insider who spreads requests over enough IPs stays under it for ever. Benign
-    bursts trip it with ``benign_trip_probability`` per observation.
+    Deterministic for the insider: a session whose walk crosses a watched asset and whose
+    request rate per IP (``per: ip``) or per credential over all its IPs (``per: credential``)
+    exceeds the limit raises one true alert. An insider who spreads requests over enough IPs
+    stays under a per-IP rule for ever, but not under a per-credential one. Benign bursts at
+    the watched places trip it with ``benign_trip_probability`` per observation.
     """
 
     Params = VolumeParams
     scores_benign_activity = True
+    observes = True
 
     def start(self, run: Run) -> Watch:
-        limit = self.params.max_requests_per_ip_hour
-        run.triage.benign_alarms(self.name, self.params.benign_trip_probability,
-                                 run.rng(f"detector:{self.name}:benign"))
-        return _AlertOnSession(run, self.name, self.params.latency, None, 1.0,
-                               rule=lambda s: s.requests_per_ip_hour > limit)
+        self.start_benign(run, self.params.benign_trip_probability)
+        return _Rule(run, self)
+
+
+class _Rule(Watch):
+    def __init__(self, run: Run, det: VolumeThreshold) -> None:
+        self.run, self.name, self.latency = run, det.name, det.params.latency
+        self.limit = det.params.max_requests_per_ip_hour
+        per_credential = det.params.per == "credential"
+        edges = run.model.plan.edges
+        # per target: whether a watched asset counts the whole session as one client (a
+        # per-credential rule, or a place behind the edge that sees the calling service), and
+        # whether one counts per insider address (a per-IP rule at the edge)
+        walks = det.walks(run)
+        self.whole = {t: any(per_credential or n not in edges[t] for n in w)
+                      for t, w in walks.items()}
+        self.split = {t: any(not per_credential and n in edges[t] for n in w)
+                      for t, w in walks.items()}
+
+    def on_session_start(self, session: Session) -> None:
+        t, per_ip = session.target, session.requests_per_ip_hour
+        if ((self.split[t] and per_ip > self.limit)
+                or (self.whole[t] and per_ip * session.ip_addresses > self.limit)):
+            _alert(self.run, self.name, self.latency)
 
 
 # --------------------------------------------------------------------------------------------

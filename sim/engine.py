@@ -37,6 +37,7 @@ from sim.errors import ConfigError
 from sim.insider import Insider, InsiderPlan, InsiderProfile, Session
 from sim.network import Network
 from sim.params import allowed_target, build, spec
+from sim.places import Places
 from sim.results import ReplicationResult
 from sim.triage import LazyTriageQueue, TriageParams, TriageQueue
 
@@ -72,6 +73,7 @@ class Model:
     plan: InsiderPlan
     insider_rhythm: Rhythm
     background: Background
+    places: Places
     triage: TriageParams
     response: ResponseParams
     detectors: tuple[Detector, ...]
@@ -138,13 +140,6 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
         raise ConfigError("network", "is required (e.g. network=coupang_like)")
     network = instantiate(cfg["network"], "network", Network)
     profile = build(InsiderProfile, cfg.get("insider"), "insider")
-    try:
-        plan = InsiderPlan(profile, network)
-    except ConfigError as err:
-        raise err from None
-    if not plan.targets:
-        raise ConfigError("insider.fields", f"the credential {plan.credential!r} reaches no "
-                          f"datastore holding {', '.join(profile.fields)} in {network.name!r}")
     insider_rhythm = Rhythm(calendar, profile.profile, profile.utc_offset_hours,
                             profile.weekend_factor, key="insider.profile")
     bparams = build(BackgroundParams, cfg.get("background"), "background")
@@ -152,30 +147,40 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
     background = Background(bparams, employees,
                             Rhythm(calendar, bparams.profile, bparams.utc_offset_hours,
                                    bparams.weekend_factor, key="background.profile"))
+    places = Places(network, background, calendar)
     triage = build(TriageParams, cfg.get("triage"), "triage")
     response = build(ResponseParams, cfg.get("response"), "response")
     detectors_cfg = cfg.get("detectors") or {}
     if not isinstance(detectors_cfg, Mapping):
         raise ConfigError("detectors", "must be a mapping of name -> detector config")
     detectors = []
+    watched: set[str] = set()
     for name in sorted(detectors_cfg):
         node = detectors_cfg[name]
         if node is None:  # a scenario may switch a detector off with `detectors.NAME: null`
             continue
         det = instantiate(node, f"detectors.{name}", Detector)
         det.name = str(name)
+        try:
+            watched |= det.locate(network)
+        except ConfigError as err:
+            raise err.under(f"detectors.{name}") from None
         detectors.append(det)
-    model = Model(run, calendar, network, plan, insider_rhythm, background, triage, response,
-                  tuple(detectors))
+    # the insider's routes come after the sensors: `route: least_watched` avoids them
+    plan = InsiderPlan(profile, network, frozenset(watched))
+    if not plan.targets:
+        raise ConfigError("insider.fields", f"the credential {plan.credential!r} reaches no "
+                          f"datastore holding {', '.join(profile.fields)} in {network.name!r}")
+    model = Model(run, calendar, network, plan, insider_rhythm, background, places, triage,
+                  response, tuple(detectors))
+    for det in detectors:
+        det.prepare(model)
     if background.params.mode == "exact":
-        expected = background.expected_events(run.horizon) * sum(
-            1 for d in detectors if d.scores_benign_activity)
+        expected = run.horizon * sum(d.benign_rate() for d in detectors)
         if expected > EXACT_EVENT_LIMIT:
             raise ConfigError("background.mode", f"exact mode would simulate about "
                               f"{expected:.3g} benign events per replication; use fast, or a "
                               f"smaller network or horizon")
-    for det in detectors:
-        det.prepare(model)
     return model
 
 

@@ -37,6 +37,7 @@ import simpy
 from sim.calendar import Rhythm
 from sim.errors import ConfigError
 from sim.params import spec
+from sim.walk import ROUTES, check_given, edge_of, least_watched_route, setup_hours, walk_of
 
 if TYPE_CHECKING:
     from sim.engine import Run
@@ -78,6 +79,10 @@ class InsiderProfile:
     max_session_hours: float = spec(8.0, duration=True, lo=0, lo_open=True,
                                     doc="longest session; a batch that does not fit is cut")
     throttled: bool = spec(True, doc="batches kept under size limits (tags T1030)")
+    route: str = spec("shortest", choices=ROUTES,
+                      doc="how a session's route to a target is chosen (sim.walk)")
+    path: tuple[str, ...] = spec((), doc="with route: given, the asset ids from an entry "
+                                         "point to the target datastore")
     first_session_at_start: bool = spec(
         True, doc="the first session is at time 0 (the dwell clock starts with an access); "
                   "false: time 0 is when access became possible and the first session "
@@ -85,6 +90,9 @@ class InsiderProfile:
 
     def check(self) -> None:
         """Cross-field rules."""
+        if self.path and self.route != "given":
+            raise ConfigError("path", f"is only used with route: given (route is "
+                                      f"{self.route!r})")
         if isinstance(self.profile, str):
             return
         if len(self.profile) != 24:
@@ -113,12 +121,19 @@ class InsiderPlan:
     """What the insider can do on this network: its credential, path and targets.
 
     Resolved once per job from the profile and the network (read-only, shared by replications).
+    Each target has a route (by the profile's ``route`` rule, :mod:`sim.walk`), a walk (the
+    assets every session to it touches) and a set-up time per session.
+
+    Args:
+        watched: the assets some observing detector watches (for ``route: least_watched``).
 
     Raises:
-        ConfigError: the credential does not exist or reaches no target.
+        ConfigError: the credential does not exist or reaches no target; a given path is
+            invalid.
     """
 
-    def __init__(self, profile: InsiderProfile, network: Network) -> None:
+    def __init__(self, profile: InsiderProfile, network: Network,
+                 watched: frozenset[str] = frozenset()) -> None:
         self.profile = profile
         cred = profile.credential
         if cred == "auto":
@@ -146,12 +161,30 @@ class InsiderPlan:
         holder = network.holder(cred)
         self.holder_role = network.node(holder).get("role", "") if holder else ""
         self.targets = tuple(network.targets(cred, profile.fields))
-        self.paths = {t: tuple(network.path_to(cred, t) or ()) for t in self.targets}
+        if profile.route == "given":
+            given = check_given(network, cred, profile.path)
+            if given[-1] not in self.targets:
+                raise ConfigError("insider.path", f"ends at {given[-1]!r}, which holds none of "
+                                  f"{', '.join(profile.fields)}")
+            self.targets = (given[-1],)
+            routes = {given[-1]: given}
+        elif profile.route == "least_watched":
+            routes = {t: least_watched_route(network, cred, t, watched) for t in self.targets}
+        else:
+            routes = {t: network.path_to(cred, t) for t in self.targets}
+        #: the route of each target, entry point first
+        self.paths = {t: tuple(r or ()) for t, r in routes.items()}
+        #: the assets a session to each target touches (route + validating auth service)
+        self.walks = {t: walk_of(network, cred, r) for t, r in self.paths.items()}
+        #: the assets of each walk that see the insider's own addresses (sim.walk.edge_of)
+        self.edges = {t: edge_of(self.walks[t], r) for t, r in self.paths.items()}
+        #: set-up hours per session to each target (sum of hop_seconds on the walk)
+        self.setup = {t: setup_hours(network, w) for t, w in self.walks.items()}
         self.records = {t: int(network.node(t).get("records", 0)) for t in self.targets}
         self.total_records = sum(self.records.values())
         self.holder = network.holder(cred) or ""
         self.zones = {hop: network.node(hop).get("zone", "")
-                      for path in self.paths.values() for hop in path}
+                      for walk in self.walks.values() for hop in walk}
         auth = (TECHNIQUES["forged_token"] if self.cred_type == "signing_key"
                 else TECHNIQUES["valid_account"])
         self.auth_technique = auth
@@ -195,6 +228,7 @@ class Insider:
         self.current: Session | None = None
         self._starts: list[float] = []  # session starts, increasing
         self._ends: list[float] = []    # matching ends (cut short if access ended mid-session)
+        self._targets: list[str] = []   # matching targets
         self._batches: list[float] = []  # pre-drawn batch sizes, next one last
         self._on_start = on_session_start
         self._on_end = on_session_end
@@ -223,6 +257,15 @@ class Insider:
         i = bisect.bisect_right(self._starts, t1) - 1
         return i >= 0 and self._ends[i] >= t0
 
+    def sessions_between(self, t0: float, t1: float) -> list[str]:
+        """The targets of the sessions that overlapped ``[t0, t1]``, in order.
+
+        Sessions never overlap, so starts and ends both increase: two bisections find them.
+        """
+        i1 = bisect.bisect_right(self._starts, t1)
+        i0 = bisect.bisect_left(self._ends, t0, 0, i1)
+        return self._targets[i0:i1]
+
     def cut(self, reason: str) -> None:
         """End the insider's access now (containment, revocation, expiry). Idempotent."""
         if not self.active:
@@ -245,7 +288,7 @@ class Insider:
                  target=session.target, planned_records=session.records,
                  planned_end=session.end)
         if session.first_on_target:  # the first visit walks the path to the target
-            for hop in plan.paths[session.target]:
+            for hop in plan.walks[session.target]:
                 run.emit("access", category="lateral-movement", session=session.index,
                          technique=[plan.auth_technique], node=hop,
                          zone=plan.zones.get(hop, ""))
@@ -273,6 +316,7 @@ class Insider:
         per_record, max_hours = p.requests_per_record, p.max_session_hours
         lifetime_left = self.plan.credential_lifetime - self.plan.credential_age
         remaining, starts, ends = self.remaining, self._starts, self._ends
+        setups, session_targets = self.plan.setup, self._targets
         on_start, on_end, draw_batch = self._on_start, self._on_end, self._draw_batch
         targets = [t for t in self.plan.targets if remaining[t] > 0]
         seen: set[str] = set()
@@ -307,11 +351,13 @@ class Insider:
             left = remaining[target]
             want = min(draw_batch(), float(left))
             requests = want * per_record
+            setup = setups[target]
             duration = 0.0 if isinf(per_hour_all_ips) else requests / per_hour_all_ips
-            if duration > max_hours:
-                duration = max_hours
+            if duration + setup > max_hours:
+                duration = max(max_hours - setup, 0.0)
                 requests = duration * per_hour_all_ips
                 want = requests / per_record
+            duration += setup
             batch = min(max(1, int(round(want))), left)
             end = now + duration
             session = Session(self.sessions, now, end, target, batch, requests, ips,
@@ -320,6 +366,7 @@ class Insider:
             self.sessions += 1
             starts.append(now)
             ends.append(end)
+            session_targets.append(target)
             if run.events is not None:
                 self._trace_start(session)
             on_start(session)

@@ -4,9 +4,11 @@ A network is a :class:`networkx.DiGraph` that follows this small grammar::
 
     Network    ::= Node* Edge*     graph attributes: name, employees [, description]
     Node       ::= Asset | Identity | Credential
-    Asset      ::= host      (zone, role, [internet_facing = False])
-                 | service   (zone, role, [internet_facing = False])
-                 | datastore (zone, records, fields, [internet_facing = False])
+    Asset      ::= host      (zone, role, [internet_facing = False], [Place])
+                 | service   (zone, role, [internet_facing = False], [Place])
+                 | datastore (zone, records, fields, [internet_facing = False], [Place])
+    Place      ::= [hop_seconds] [traffic_rate traffic_profile traffic_weekend
+                    traffic_utc_offset traffic_records traffic_rate_per_ip traffic_spread]
     Identity   ::= identity  (role)
     Credential ::= credential(cred_type, issued_hours_ago, lifetime_hours, revoked)
     Edge       ::= Asset      --connects--> Asset       reachability or a service call
@@ -29,6 +31,13 @@ attribute              meaning
 ``lifetime_hours``     hours from issue until the credential expires or policy would rotate
                        it (> 0, ``inf`` for never)
 ``revoked``            the credential was revoked and opens nothing
+``hop_seconds``        set-up time a session spends at the asset (:mod:`sim.walk`), >= 0
+``traffic_*``          the benign traffic at the asset (:mod:`sim.places`): ``traffic_rate``
+                       observations/hour (>= 0; absent: a share of the staff population),
+                       ``traffic_profile`` (a rhythm name), ``traffic_weekend``,
+                       ``traffic_utc_offset``, and the medians ``traffic_records``,
+                       ``traffic_rate_per_ip`` with their log-sd ``traffic_spread`` (> 0)
+``tags``               free labels a detector's ``watch`` may select (a list, or comma text)
 ``relation``           edge kind: ``connects``, ``grants`` or ``holds``
 ``employees``          graph attribute: size of the benign user population (a count only)
 =====================  =====================================================================
@@ -56,6 +65,7 @@ from typing import Any, Final
 import networkx as nx
 import numpy as np
 
+from sim.calendar import PROFILES
 from sim.errors import ConfigError, NetworkFileError
 from sim.params import build, makes, spec
 from sim.timeunits import DAY, YEAR
@@ -113,10 +123,24 @@ _REQUIRED: Final[Mapping[str, tuple[tuple[str, _Check], ...]]] = {
     "credential": (("cred_type", _CRED_TYPE), ("issued_hours_ago", _AGE),
                    ("lifetime_hours", _LIFETIME), ("revoked", _BOOL)),
 }
+_RATE: _Check = ("a finite number >= 0", lambda v: _is_real(v) and 0 <= v < math.inf)
+_POSITIVE: _Check = ("a finite number > 0", lambda v: _is_real(v) and 0 < v < math.inf)
+_OFFSET: _Check = ("a number of hours in [-12, 14]", lambda v: _is_real(v) and -12 <= v <= 14)
+_PROFILE: _Check = (f"one of {', '.join(PROFILES)}", lambda v: isinstance(v, str) and v in PROFILES)
+_ASSET_OPTIONAL: Final = (
+    ("internet_facing", _BOOL), ("hop_seconds", _RATE),
+    ("traffic_rate", _RATE), ("traffic_profile", _PROFILE), ("traffic_weekend", _RATE),
+    ("traffic_utc_offset", _OFFSET), ("traffic_records", _POSITIVE),
+    ("traffic_rate_per_ip", _POSITIVE), ("traffic_spread", _POSITIVE),
+)
+"""Optional attributes of every asset: set-up time per session (:mod:`sim.walk`) and the
+benign traffic model (:mod:`sim.places`)."""
+_ASSET_FLOATS: Final = ("hop_seconds", "traffic_rate", "traffic_weekend", "traffic_utc_offset",
+                        "traffic_records", "traffic_rate_per_ip", "traffic_spread")
 _OPTIONAL: Final[Mapping[str, tuple[tuple[str, _Check], ...]]] = {
-    "host": (("internet_facing", _BOOL),),
-    "service": (("internet_facing", _BOOL),),
-    "datastore": (("internet_facing", _BOOL),),
+    "host": _ASSET_OPTIONAL,
+    "service": _ASSET_OPTIONAL,
+    "datastore": _ASSET_OPTIONAL,
     "identity": (),
     "credential": (),
 }
@@ -473,6 +497,10 @@ def _coerce(graph: nx.DiGraph) -> None:
         kind = attrs.get("kind")
         if kind in ASSET_KINDS and "internet_facing" in attrs:
             attrs["internet_facing"] = boolean(attrs["internet_facing"])
+        if kind in ASSET_KINDS:
+            for attr in _ASSET_FLOATS:
+                if attr in attrs:
+                    attrs[attr] = number(attrs[attr], float)
         if kind == "datastore":
             if "records" in attrs:
                 attrs["records"] = number(attrs["records"], int)
@@ -1080,6 +1108,11 @@ def coupang_like(customers: int = 33_700_000, employees: int = 20_000, hosts: in
     shipping address, some order history and building entrance codes were taken, but no
     payment data.
 
+    Places with their own benign traffic (:mod:`sim.places`; order-of-magnitude
+    assumptions): customers' sessions at the gateway, web front end, token validation in
+    ``auth_service`` and the APIs; pooled service connections at the datastores; staff at
+    ``vpn_gateway`` (corp, internet-facing) and administrators at ``bastion`` (app).
+
     Services (zone): ``api_gateway``, ``web_frontend`` (dmz, internet-facing);
     ``auth_service`` (auth), ``address_api``, ``account_api``, ``order_api``, ``payment_api``
     (app). Datastores (data): ``customer_db`` (name, email, phone, shipping_address,
@@ -1114,21 +1147,47 @@ def coupang_like(customers: int = 33_700_000, employees: int = 20_000, hosts: in
         b.link(name, pool[index % len(pool)])
         return name
 
-    asset("api_gateway", "service", "dmz", 0, role="gateway")
-    asset("web_frontend", "service", "dmz", 1, role="web")
+    # Benign traffic at each place (sim.places), all assumptions of order of magnitude: no
+    # traffic figures are public. Customers' sessions reach the edge, token validation and the
+    # APIs (~10M a day against tens of millions of active customers); the datastores see the
+    # services' pooled connections, few and bulky; staff come in through the VPN.
+    day = 24.0
+    customer = dict(traffic_profile="consumer", traffic_utc_offset=9.0, traffic_weekend=1.1,
+                    traffic_spread=1.0)
+    pooled = dict(traffic_profile="flat", traffic_records=20_000.0,
+                  traffic_rate_per_ip=50_000.0, traffic_spread=1.5)
+    asset("api_gateway", "service", "dmz", 0, role="gateway", traffic_rate=10e6 / day,
+          traffic_records=2.0, traffic_rate_per_ip=60.0, **customer)
+    asset("web_frontend", "service", "dmz", 1, role="web", traffic_rate=10e6 / day,
+          traffic_records=2.0, traffic_rate_per_ip=60.0, **customer)
     b.nodes["api_gateway"]["internet_facing"] = True
     b.nodes["web_frontend"]["internet_facing"] = True
-    asset("auth_service", "service", "app", 0, role="auth")
-    asset("address_api", "service", "app", 1, role="api")    # customer address pages
-    asset("account_api", "service", "app", 2, role="api")
-    asset("order_api", "service", "app", 3, role="api")
-    asset("payment_api", "service", "app", 4, role="api")
+    # the key service: validates every customer token (one identity per validation)
+    asset("auth_service", "service", "app", 0, role="auth", traffic_rate=10e6 / day,
+          traffic_records=1.0, traffic_rate_per_ip=60.0, **customer)
+    asset("address_api", "service", "app", 1, role="api",   # customer address pages
+          traffic_rate=2e6 / day, traffic_records=1.0, traffic_rate_per_ip=20.0, **customer)
+    for i, name in enumerate(("account_api", "order_api", "payment_api")):
+        asset(name, "service", "app", 2 + i, role="api", traffic_rate=3e6 / day,
+              traffic_records=2.0, traffic_rate_per_ip=30.0, **customer)
     asset("customer_db", "datastore", "data", 0, records=p.customers,
-          fields=["name", "email", "phone", "shipping_address", "entrance_code"])
-    asset("order_db", "datastore", "data", 1, records=p.customers, fields=["order_history"])
+          fields=["name", "email", "phone", "shipping_address", "entrance_code"],
+          traffic_rate=5_000 / day, **pooled)
+    asset("order_db", "datastore", "data", 1, records=p.customers, fields=["order_history"],
+          traffic_rate=5_000 / day, **pooled)
     # No payment data was taken: the vault sits behind payment_api, which the key does not open.
     asset("payment_vault", "datastore", "data", 2, records=p.customers,
-          fields=["card_token", "billing"])
+          fields=["card_token", "billing"], traffic_rate=2_000 / day, **pooled)
+    # The corporate side: staff come in through the VPN (two sessions a day each, office
+    # hours) and administrators through a bastion into the application zone.
+    staff = dict(traffic_profile="office", traffic_utc_offset=9.0, traffic_weekend=0.2,
+                 traffic_records=20.0, traffic_rate_per_ip=120.0, traffic_spread=1.0)
+    asset("vpn_gateway", "host", "corp", 0, role="vpn", traffic_rate=2 * p.employees / day,
+          **staff)
+    b.nodes["vpn_gateway"]["internet_facing"] = True
+    asset("bastion", "host", "app", 5, role="bastion", traffic_rate=200 / day,
+          **{**staff, "traffic_records": 50.0})
+    b.link("vpn_gateway", "bastion")
     calls = {
         "web_frontend": ["api_gateway", "auth_service"],
         "api_gateway": ["auth_service", "address_api", "account_api", "order_api",

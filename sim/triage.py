@@ -36,6 +36,7 @@ from sim.params import spec
 if TYPE_CHECKING:
     from sim.background import Background
     from sim.engine import Run
+    from sim.places import BenignStream
 
 
 @dataclass(frozen=True)
@@ -182,21 +183,21 @@ class TriageQueue(_Team):
             yield self.env.timeout(self._next_shift_start(self.env.now) - self.env.now)
             self._dispatch()
 
-    def benign_alarms(self, detector: str, probability: float,
+    def benign_alarms(self, detector: str, stream: BenignStream, probability: float,
                       rng: np.random.Generator) -> None:
-        """Benign observations trip ``detector`` with ``probability``: each is an event.
+        """Benign observations of ``stream`` trip ``detector`` with ``probability``: each is
+        an event.
 
         The warm-up before time 0 is drawn as a thinned stream (:meth:`_settle` puts it
         through the queue when the run starts): there is no SimPy time before 0.
         """
         if self.params.warmup > 0 and probability > 0:
             self._open_backlog()  # _settle counts it at time 0
-            for t in self.background.arrival_times(rng, probability, start=-self.params.warmup):
+            for t in stream.arrival_times(rng, probability, start=-self.params.warmup):
                 if t >= 0:
                     break
                 self._warm.append((t, detector))
-        self.background.alarms(self.run, rng, probability,
-                               lambda: self.submit(detector, False))
+        stream.alarms(self.run, rng, probability, lambda: self.submit(detector, False))
 
     def _settle(self) -> None:
         """Serve the warm-up alerts (FIFO recursion) and carry their state into time 0:
@@ -334,13 +335,13 @@ class LazyTriageQueue(_Team):
         self._confirm_rng = run.rng("triage:confirm")
         self._queue_starts: deque[float] | None = deque() if run.events is not None else None
 
-    def benign_alarms(self, detector: str, probability: float,
+    def benign_alarms(self, detector: str, stream: BenignStream, probability: float,
                       rng: np.random.Generator) -> None:
-        """Benign observations trip ``detector`` with ``probability``: a thinned stream."""
+        """Benign observations of ``stream`` trip ``detector`` with ``probability``: a
+        thinned stream."""
         if probability > 0:
             self._streams.append(
-                (detector, self.background.arrival_times(rng, probability,
-                                                         start=-self.params.warmup)))
+                (detector, stream.arrival_times(rng, probability, start=-self.params.warmup)))
             self._open_backlog()  # counted when the first _advance serves the warm-up
 
     def _duration(self) -> float:

@@ -67,7 +67,9 @@ def test_monitoring_with_instant_triage_gives_exponential_dwell():
         background={"employees": 0},
         triage={"analysts": 1, "triage_time": 0, "confirm_probability": 0.8},
         detectors={"mon": {"_target_": "sim.detectors.ContinuousMonitoring",
-                           "threshold": tpr_threshold, "dprime": 0.0, "latency": 0}})
+                           "threshold": tpr_threshold, "dprime": 0.0, "latency": 0,
+                           # one watched place on the walk: one observation per session
+                           "watch": {"ids": ["store"]}}})
     q = 0.5 * 0.8
     n = 1000
     dwell, _ = dwell_sample(model, n)
@@ -91,14 +93,20 @@ def test_volume_rule_catches_only_an_insider_above_the_limit():
     assert b.detected and b.detected_by == "rule" and b.dwell_hours == 0.0
 
 
-def test_benign_trips_become_false_alarms_at_the_thinned_rate():
+@pytest.mark.parametrize("watch, share", [("all", 1.0), ({"ids": ["gateway", "store"]}, 2 / 3),
+                                          (None, 1 / 3)])
+def test_benign_trips_become_false_alarms_at_the_thinned_rate(watch, share):
+    # The tiny network has no traffic attributes: its 3 assets share the staff population, so
+    # a rule at every asset sees all of it, at two of them 2/3, at the edge (the default) 1/3.
+    rule = {"_target_": "sim.detectors.VolumeThreshold", "max_requests_per_ip_hour": 1e9,
+            "benign_trip_probability": 1e-3}
+    if watch is not None:
+        rule["watch"] = watch
     model = make_model(horizon="30d", background={"employees": 1000,
                                                   "observations_per_employee_per_day": 10},
-                       detectors={"rule": {"_target_": "sim.detectors.VolumeThreshold",
-                                           "max_requests_per_ip_hour": 1e9,
-                                           "benign_trip_probability": 1e-3}})
+                       detectors={"rule": rule})
     res = [simulate(model, 2, r) for r in range(20)]
-    expected = 1000 * 10 * 30 * 1e-3  # per replication: 300
+    expected = 1000 * 10 * 30 * 1e-3 * share  # per replication: 300 at every asset
     mean = np.mean([r.false_alerts for r in res])
     assert abs(mean - expected) < 4 * math.sqrt(expected / 20)  # Poisson, 4 SE
 

@@ -108,6 +108,10 @@ def test_the_rebuilt_queue_matches_the_engine_when_nothing_ages_out(mode, warmup
     over["triage"]["max_alert_age"] = "inf"
     over["triage"]["warmup"] = warmup
     over["background"]["mode"] = mode
+    # the monitor at the gateway alone (one observation per session) sees a third of the tiny
+    # network's staff traffic: 300 employees make the same ~127 alerts a day as 100 at all three
+    over["background"]["employees"] = 300
+    over["detectors"]["monitoring"]["watch"] = {"ids": ["gateway"]}
     over["horizon"] = "20d"
     model = make_model(**over)
     result, events = traced(model)
@@ -186,13 +190,16 @@ def test_network_view_aggregates_coupang_and_finds_the_insiders_path(coupang):
     assert len(view.groups) <= 20  # 310 assets
     members = [m for g in view.groups.values() for m in g.members]
     assert sorted(members) == sorted(model.network.assets())  # each asset in one box
-    assert view.path == ["api_gateway", "address_api", "customer_db"]
+    # the walk: the route and the key service that validates the forged tokens at the entry
+    assert view.path == ["api_gateway", "auth_service", "address_api", "customer_db"]
     assert view.reached == {"customer_db": result.records_exfiltrated}
     assert view.credential == "auth_signing_key" and view.holder == "former_developer"
     assert {"order_db", "auth_service"} <= view.granted and "payment_vault" not in view.granted
-    assert view.columns[0] == ["dmz"] and view.columns[-1] == ["data"]
+    # internet-facing zones first (the dmz, and corp with the staff VPN), the data zone last
+    assert view.columns[0] == ["corp", "dmz"] and view.columns[-1] == ["data"]
     hosts = [g for g in view.groups.values() if g.kind == "host"]
-    assert sum(len(g.members) for g in hosts) == 300 and all(not g.single for g in hosts)
+    # 300 generic hosts and the two named ones (vpn_gateway, bastion), grouped by zone and role
+    assert sum(len(g.members) for g in hosts) == 302 and all(not g.single for g in hosts)
 
 
 def test_network_view_stays_small_for_a_big_network_and_works_without_events():

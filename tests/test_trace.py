@@ -39,7 +39,7 @@ BUSY = {
         "monitoring": {"_target_": "sim.detectors.ContinuousMonitoring", "threshold": 1.0,
                        "dprime": 1.0},
         "audit": {"_target_": "sim.detectors.PeriodicAudit", "interval": "1d", "coverage": 1,
-                  "recognition": 0.5, "phase": "30m"},
+                  "recognition": 0.5, "phase": "30m", "watch": {"ids": ["gateway"]}},
     },
 }
 # Key rotation: the tiny network's key is 1000 h old, so the first review rotates it.

@@ -161,7 +161,7 @@ def test_warm_up_backlog_is_carried_into_time_zero(Queue):
     run = FakeRun()
     q = Queue(run, build(TriageParams, {"analysts": 1, "triage_time": 10, "triage_time_cv": 0,
                                         "warmup": 2}), OneWarmUpAlert())
-    q.benign_alarms("m", 0.5, np.random.default_rng(0))
+    q.benign_alarms("m", OneWarmUpAlert(), 0.5, np.random.default_rng(0))
 
     def later():
         yield run.env.timeout(5)
@@ -186,7 +186,7 @@ WARM = {
     # the insider never trips the rule: only benign alerts, ~24 a weekday for one analyst
     "detectors": {"rule": {"_target_": "sim.detectors.VolumeThreshold",
                            "max_requests_per_ip_hour": 1e12,
-                           "benign_trip_probability": 0.01}},
+                           "benign_trip_probability": 0.01, "watch": "all"}},
 }
 
 
