@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import PointStream, Rhythm
-from sim.places import BenignStream
 from sim.params import spec
+from sim.places import BenignStream
 
 if TYPE_CHECKING:
     from sim.engine import Run

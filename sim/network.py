@@ -991,8 +991,9 @@ def generate(hosts: int = 200, zones: Sequence[str] = ("dmz", "app", "data", "co
     - ``signing_key``: forges tokens for the edge APIs and the services behind them, so it
       grants the edge APIs, auth, the hub services reading store 0, and store 0;
     - ``api_token``: ``<edge>-api-0``, ``<hub>-api-0`` and store 0;
-    - ``account``: every asset on the shortest route (over all links) from an
-      internet-facing host to store 0.
+    - ``account``: every host on the shortest route over host links (not service calls)
+      from an internet-facing host to store 0, and store 0: the more segmented the network,
+      the longer the route.
 
     Args:
         hosts: number of hosts, >= the number of zones.
@@ -1075,9 +1076,16 @@ def generate(hosts: int = 200, zones: Sequence[str] = ("dmz", "app", "data", "co
     elif kind == "api_token":
         grants = [edge_apis[0], readers[0], stores[0]]
     else:
-        parents = _bfs_parents(graph, by_zone[edge])
+        # a person's account moves over host links (the network layer), not through service
+        # calls: segmentation decides how many hosts lie between the edge and the data
+        hosts = {h for zone_hosts in by_zone.values() for h in zone_hosts}
+        parents = _bfs_parents(graph, by_zone[edge], allowed=hosts | {stores[0]})
         route = _trace(parents, stores[0])
-        assert route is not None, "store 0 is reachable by construction"
+        if route is None:
+            raise ConfigError("segmentation", f"at {p.segmentation:g} no host route leads "
+                                              f"from the edge to {stores[0]}: the retained "
+                                              f"account reaches nothing (lower it, or retain "
+                                              f"a signing_key or api_token)")
         grants = route
     insider, key = "former_insider", f"retained_{kind}"
     issued, lifetime = _RETAINED[kind]

@@ -337,7 +337,9 @@ def test_generate_structure() -> None:
 
 @pytest.mark.parametrize("kind", N.CREDENTIAL_TYPES)
 def test_generate_retained_credential_reaches_first_store(kind: str) -> None:
-    net = N.generate(hosts=300, segmentation=1.0, retained_credential=kind, seed=2)
+    # an account moves over host links: full segmentation would cut it off (tested below)
+    seg = 0.9 if kind == "account" else 1.0
+    net = N.generate(hosts=300, segmentation=seg, retained_credential=kind, seed=2)
     key = f"retained_{kind}"
     attrs = net.node(key)
     assert attrs["cred_type"] == kind and attrs["revoked"] is False
@@ -452,3 +454,26 @@ def test_coupang_arguments() -> None:
         N.coupang_like(customers=0)
     with pytest.raises(ConfigError, match=r"hosts: must be >= the number of zones"):
         N.coupang_like(hosts=3)
+
+
+def test_segmentation_lengthens_an_accounts_route_and_full_segmentation_blocks_it() -> None:
+    lengths = [len(N.generate(hosts=200, segmentation=s, retained_credential="account",
+                              seed=0).path_to("retained_account", "data-store-0"))
+               for s in (0.0, 0.9)]
+    assert lengths[0] < lengths[1]  # 5 against 8 assets at seed 0
+    with pytest.raises(ConfigError, match="segmentation: at 1 no host route leads"):
+        N.generate(hosts=200, segmentation=1.0, retained_credential="account", seed=0)
+
+
+def test_a_negative_or_unknown_traffic_model_is_rejected_naming_the_node() -> None:
+    from tests.conftest import tiny_graph
+    for attr, value, message in [("traffic_rate", -1.0, "'traffic_rate' must be a finite "
+                                                        "number >= 0"),
+                                 ("traffic_profile", "weekly", "'traffic_profile' must be one "
+                                                               "of"),
+                                 ("traffic_spread", 0.0, "'traffic_spread' must be a finite "
+                                                         "number > 0")]:
+        g = tiny_graph()
+        g.nodes["api"][attr] = value
+        with pytest.raises(NetworkFileError, match=f"node 'api'.*{message}"):
+            N.Network(g)

@@ -203,7 +203,10 @@ def test_study_quick_run_orders_the_controls(tmp_path):
     # the baseline insider takes most of the 33.7M: medians far apart at any sample size
     assert float(arms["key_rotation"]["median_records"]) < \
         0.6 * float(arms["baseline"]["median_records"])
-    assert float(arms["key_rotation"]["access_cut_by_rotation"]) > 0.9
+    # rotation comes within 3 months; before it the monthly audit (about 5% a month) may catch
+    # the insider first: P(cut by rotation) >= 1 - (1 - 0.05)^3 = 0.86, less 4 standard errors
+    # of a share from 60 replications (4 * sqrt(0.86 * 0.14 / 60) = 0.18)
+    assert float(arms["key_rotation"]["access_cut_by_rotation"]) > 0.86 - 0.18
     for name in ("five_months_vs_hours.png", "five_months_vs_hours.md", "survival.png",
                  "records_vs_dwell.png"):
         assert (tmp_path / "out" / name).exists()
