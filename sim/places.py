@@ -11,9 +11,10 @@ Every asset of the network (host, service, datastore) is a *place*. Two things l
   the staff feature medians below. So a network without traffic attributes behaves as the
   whole staff population seen by a sensor that watches the whole estate.
 * **Where a control watches** (:class:`Selector`, the ``watch`` key of an observing detector):
-  ``all`` (every asset, the default) or a mapping that keeps the assets matching *every* given
-  filter — ``kind``, ``zone``, ``role``, ``ids``, ``tags`` (lists: any of), ``internet_facing``
-  (true/false) — and ``coverage``, the share of the matched assets that actually carry the
+  ``all`` (every asset, the default) or filters that keep the assets matching *every* one
+  given, as a mapping or as one string (``"role=gateway zone=dmz,app coverage=0.6"``, the form
+  to override and sweep on the command line) — ``kind``, ``zone``, ``role``, ``ids``,
+  ``tags`` (lists: any of), ``internet_facing`` (true/false) — and ``coverage``, the share of the matched assets that actually carry the
   sensor (EDR on 60% of hosts: ``{kind: [host], coverage: 0.6}``). Which assets are covered is
   drawn per replication from the detector's own stream (the defender's deployment is not known
   to the modeller); benign traffic is scaled by ``coverage`` (its expectation). A selector that
@@ -205,8 +206,10 @@ class Selector:
         """
         if value is None or value == "all":
             return cls()
+        if isinstance(value, str):
+            value = cls._from_text(value, key)
         if not isinstance(value, Mapping):
-            raise ConfigError(key, f"must be 'all' or a mapping of filters "
+            raise ConfigError(key, f"must be 'all', text or a mapping of filters "
                                    f"({', '.join(_LIST_KEYS)}, internet_facing, coverage); "
                                    f"got {value!r}")
         args: dict[str, Any] = {}
@@ -232,6 +235,30 @@ class Selector:
                                                    f"{', '.join(_LIST_KEYS)}, internet_facing, "
                                                    f"coverage")
         return cls(**args)
+
+    @staticmethod
+    def _from_text(text: str, key: str) -> dict[str, Any]:
+        """``"role=gateway zone=dmz,app coverage=0.6"``: the one-string form of a selector,
+        easy to override and sweep on the command line."""
+        out: dict[str, Any] = {}
+        for token in text.split():
+            name, sep, value = token.partition("=")
+            if not sep or not value:
+                raise ConfigError(key, f"must be 'all', a mapping of filters or text like "
+                                       f"'role=gateway zone=dmz,app coverage=0.6'; got {text!r}")
+            if name == "coverage":
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    raise ConfigError(f"{key}.coverage", f"must be a number in (0, 1], got "
+                                                         f"{value!r}") from None
+            elif name == "internet_facing":
+                if value not in ("true", "false"):
+                    raise ConfigError(f"{key}.{name}", f"must be true or false, got {value!r}")
+                out[name] = value == "true"
+            else:
+                out[name] = value.split(",")
+        return out
 
     def _keeps(self, node: str, attrs: Mapping[str, Any]) -> bool:
         if self.kind and attrs.get("kind") not in self.kind:

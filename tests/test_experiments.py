@@ -50,3 +50,41 @@ def test_benchmark_quick_run_prints_its_headline_json(tmp_path):
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert report["fast_vs_exact"]["speedup"] > 1  # the fast mode is faster at all
     assert (tmp_path / "benchmark.png").stat().st_size > 20_000
+
+
+def _placement(path: Path) -> dict[str, dict]:
+    return {r["arm"]: r for r in csv.DictReader(path.open())}
+
+
+@pytest.mark.slow
+def test_sensor_placement_quick_run_writes_its_table_and_figure(tmp_path):
+    committed = ROOT / "experiments/sensor_placement/results/sensor_placement.csv"
+    before = committed.read_bytes()
+    proc = run_quick("sensor_placement", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    arms = _placement(tmp_path / "sensor_placement.csv")
+    assert len(arms) == 14 and all(r["command"].startswith("python -m sim ") for r in arms.values())
+    # 40 replications: the monitor on the walk confirms within the first session, the one on
+    # the staff VPN never sees the low-and-slow insider (months, from audits and customers)
+    assert float(arms["A_api_gateway_low_and_slow"]["median_dwell_hours"]) < 24
+    assert float(arms["A_vpn_gateway_low_and_slow"]["median_dwell_lo_hours"]) > 30 * 24
+    assert (tmp_path / "sensor_placement.png").stat().st_size > 20_000
+    assert committed.read_bytes() == before  # a quick run never writes over the results
+
+
+def test_committed_sensor_placement_results_show_placement_and_segmentation_matter():
+    arms = _placement(ROOT / "experiments/sensor_placement/results/sensor_placement.csv")
+    assert {r["replications"] for r in arms.values()} == {"1000"}
+
+    def ci(arm):
+        r = arms[arm]
+        return float(r["median_dwell_lo_hours"]), float(r["median_dwell_hi_hours"])
+
+    # placement: on the walk (gateway) against blind to the low-and-slow insider (datastore)
+    assert ci("A_api_gateway_low_and_slow")[1] < ci("A_customer_db_low_and_slow")[0]
+    # behaviour: the datastore monitor sees the smash-and-grab pull, not the trickle
+    assert ci("A_customer_db_smash_and_grab")[1] < ci("A_customer_db_low_and_slow")[0]
+    # segmentation: the longer host route crosses more EDR-covered hosts
+    assert ci("B_seg0.9_low_and_slow")[1] < ci("B_seg0_low_and_slow")[0]
+    assert float(arms["B_seg0.9_low_and_slow"]["median_records"]) < \
+        float(arms["B_seg0_low_and_slow"]["median_records"])

@@ -48,12 +48,23 @@ def test_selector_keeps_assets_matching_every_filter():
     assert Selector.parse({"internet_facing": True}).match(net) == {"gateway"}
 
 
+def test_the_text_form_of_a_selector_is_the_mapping_form():
+    assert Selector.parse("zone=dmz,app kind=service coverage=0.6") == Selector.parse(
+        {"zone": ["dmz", "app"], "kind": ["service"], "coverage": 0.6})
+    assert Selector.parse("internet_facing=false") == Selector(internet_facing=False)
+    for bad, message in [("role", "must be 'all', a mapping of filters or text"),
+                         ("coverage=lots", r"watch\.coverage: must be a number"),
+                         ("internet_facing=maybe", r"watch\.internet_facing: must be true")]:
+        with pytest.raises(ConfigError, match=message):
+            Selector.parse(bad)
+
+
 @pytest.mark.parametrize("watch, message", [
     ({"zone": "moon"}, r"detectors\.m\.watch: matches no asset of network 'tiny' \(zones: "),
     ({"ids": ["nope"]}, r"detectors\.m\.watch\.ids: 'nope' is not an asset"),
     ({"colour": "red"}, r"detectors\.m\.watch\.colour: unknown filter"),
     ({"coverage": 0}, r"detectors\.m\.watch\.coverage: must be in \(0, 1\]"),
-    ("everywhere", r"detectors\.m\.watch: must be 'all' or a mapping"),
+    ("everywhere", r"detectors\.m\.watch: must be 'all', a mapping of filters or text"),
 ])
 def test_a_bad_selector_is_a_one_line_error_naming_the_key(watch, message):
     with pytest.raises(ConfigError, match=message):

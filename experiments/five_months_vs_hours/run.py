@@ -1,8 +1,9 @@
 """Five months against hours: the Coupang breach under the controls it had, and under others.
 
-Runs one Hydra multirun (``python -m sim --multirun``, joblib launcher) over seven arms - the
+Runs one Hydra multirun (``python -m sim --multirun``, joblib launcher) over nine arms - the
 controls Coupang had (``coupang_2025``), audits every week and every day, quarterly key
-rotation, and continuous monitoring (``coupang_2025_monitored``) with 1, 2 and 5 analysts -
+rotation, and continuous monitoring (``coupang_2025_monitored``) with 1, 2 and 5 analysts and,
+at a more sensitive threshold, with 1 and 5 -
 all with the same seed (common random numbers: every arm meets the same insider), then
 tabulates and draws them with :mod:`sim.report`.
 
@@ -43,6 +44,10 @@ ARMS: dict[str, tuple[str, str]] = {
     "monitoring_1": ("Monitor continuously", "monitoring, 1 analyst 24/7"),
     "monitoring_2": ("Monitor continuously", "monitoring, 2 analysts 24/7"),
     "monitoring_5": ("Monitor continuously", "monitoring, 5 analysts 24/7"),
+    "monitoring_t4_1": ("Monitor, more sensitive",
+                        "threshold 4 (~300 false alarms/day), 1 analyst"),
+    "monitoring_t4_5": ("Monitor, more sensitive",
+                        "threshold 4 (~300 false alarms/day), 5 analysts"),
 }
 SEED = 2025
 REPLICATIONS = 2000
@@ -153,7 +158,8 @@ def plot(rows: list[dict], path: Path) -> None:
     fig = Figure(figsize=(8.2, 4.6), dpi=150, layout="constrained")
     ax_t, ax_r = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.25, 1.0]})
     colours = {"What Coupang had": "#D55E00", "Audit more often": "#E69F00",
-               "Rotate keys": "#009E73", "Monitor continuously": "#0072B2"}
+               "Rotate keys": "#009E73", "Monitor continuously": "#0072B2",
+               "Monitor, more sensitive": "#CC79A7"}
     ys = list(range(len(rows)))[::-1]
     for y, r in zip(ys, rows, strict=True):
         c = colours[r["group"]]
@@ -189,7 +195,7 @@ def plot(rows: list[dict], path: Path) -> None:
         report.style_axes(ax)
     handles = [Line2D([], [], color=c, marker="o", linestyle="none", label=g)
                for g, c in colours.items()]
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=7.5,
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7.5,
                frameon=False)
     n = rows[0]["replications"]
     fig.suptitle(f"The Coupang insider under different controls ({n} replications per arm)",
