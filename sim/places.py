@@ -14,8 +14,9 @@ Every asset of the network (host, service, datastore) is a *place*. Two things l
   ``all`` (every asset, the default) or filters that keep the assets matching *every* one
   given, as a mapping or as one string (``"role=gateway zone=dmz,app coverage=0.6"``, the form
   to override and sweep on the command line) — ``kind``, ``zone``, ``role``, ``ids``,
-  ``tags`` (lists: any of), ``internet_facing`` (true/false) — and ``coverage``, the share of the matched assets that actually carry the
-  sensor (EDR on 60% of hosts: ``{kind: [host], coverage: 0.6}``). Which assets are covered is
+  ``tags`` (lists: any of), ``internet_facing`` (true/false) — and ``coverage``, the share of
+  the matched assets that actually carry the sensor (EDR on 60% of hosts:
+  ``{kind: [host], coverage: 0.6}`` or ``"kind=host coverage=0.6"``). Which assets are covered is
   drawn per replication from the detector's own stream (the defender's deployment is not known
   to the modeller); benign traffic is scaled by ``coverage`` (its expectation). A selector that
   matches nothing is an error.
