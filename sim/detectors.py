@@ -346,7 +346,7 @@ class VolumeParams:
     benign_trip_probability: float = spec(1e-4, lo=0, hi=1,
                                           doc="chance a benign observation trips the rule")
     latency: float = spec(0.25, duration=True)
-    watch: Any = spec("internet_facing=true",
+    watch: Any = spec("internet_facing:true",
                       doc=WATCH_DOC + "; default: the internet-facing edge, where a per-IP "
                                       "rule sees the clients' own addresses")
 

@@ -12,11 +12,11 @@ Every asset of the network (host, service, datastore) is a *place*. Two things l
   whole staff population seen by a sensor that watches the whole estate.
 * **Where a control watches** (:class:`Selector`, the ``watch`` key of an observing detector):
   ``all`` (every asset, the default) or filters that keep the assets matching *every* one
-  given, as a mapping or as one string (``"role=gateway zone=dmz,app coverage=0.6"``, the form
-  to override and sweep on the command line) — ``kind``, ``zone``, ``role``, ``ids``,
+  given, as a mapping or as one string (``"role:gateway+zone:dmz|app+coverage:0.6"``, the
+  form to override and sweep on the command line) — ``kind``, ``zone``, ``role``, ``ids``,
   ``tags`` (lists: any of), ``internet_facing`` (true/false) — and ``coverage``, the share of
   the matched assets that actually carry the sensor (EDR on 60% of hosts:
-  ``{kind: [host], coverage: 0.6}`` or ``"kind=host coverage=0.6"``). Which assets are covered is
+  ``{kind: [host], coverage: 0.6}`` or ``kind:host+coverage:0.6``). Which assets are covered is
   drawn per replication from the detector's own stream (the defender's deployment is not known
   to the modeller); benign traffic is scaled by ``coverage`` (its expectation). A selector that
   matches nothing is an error.
@@ -29,6 +29,7 @@ insider's observations with.
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -239,14 +240,19 @@ class Selector:
 
     @staticmethod
     def _from_text(text: str, key: str) -> dict[str, Any]:
-        """``"role=gateway zone=dmz,app coverage=0.6"``: the one-string form of a selector,
-        easy to override and sweep on the command line."""
+        """``"kind:host+zone:dmz|app+coverage:0.6"``: the one-string form of a selector.
+
+        Filters are ``name:value`` (or ``name=value``) joined by ``+`` or spaces, the
+        alternatives of a list by ``|`` (or ``,``). Written with ``:``, ``+`` and ``|`` it needs
+        no quoting on the command line (``detectors.m.watch=role:gateway``), and a Hydra sweep
+        over placements is a plain comma list (``watch=role:gateway,kind:datastore``)."""
         out: dict[str, Any] = {}
-        for token in text.split():
-            name, sep, value = token.partition("=")
-            if not sep or not value:
+        for token in re.split(r"[+\s]+", text.strip()):
+            match = re.fullmatch(r"([A-Za-z_]+)[:=](.+)", token)
+            if match is None:
                 raise ConfigError(key, f"must be 'all', a mapping of filters or text like "
-                                       f"'role=gateway zone=dmz,app coverage=0.6'; got {text!r}")
+                                       f"'kind:host+zone:dmz|app+coverage:0.6'; got {text!r}")
+            name, value = match.groups()
             if name == "coverage":
                 try:
                     out[name] = float(value)
@@ -258,7 +264,7 @@ class Selector:
                     raise ConfigError(f"{key}.{name}", f"must be true or false, got {value!r}")
                 out[name] = value == "true"
             else:
-                out[name] = value.split(",")
+                out[name] = re.split(r"[|,]", value)
         return out
 
     def _keeps(self, node: str, attrs: Mapping[str, Any]) -> bool:

@@ -49,9 +49,10 @@ def test_selector_keeps_assets_matching_every_filter():
 
 
 def test_the_text_form_of_a_selector_is_the_mapping_form():
-    assert Selector.parse("zone=dmz,app kind=service coverage=0.6") == Selector.parse(
-        {"zone": ["dmz", "app"], "kind": ["service"], "coverage": 0.6})
-    assert Selector.parse("internet_facing=false") == Selector(internet_facing=False)
+    mapping = Selector.parse({"zone": ["dmz", "app"], "kind": ["service"], "coverage": 0.6})
+    assert Selector.parse("zone:dmz|app+kind:service+coverage:0.6") == mapping
+    assert Selector.parse("zone=dmz,app kind=service coverage=0.6") == mapping
+    assert Selector.parse("internet_facing:false") == Selector(internet_facing=False)
     for bad, message in [("role", "must be 'all', a mapping of filters or text"),
                          ("coverage=lots", r"watch\.coverage: must be a number"),
                          ("internet_facing=maybe", r"watch\.internet_facing: must be true")]:

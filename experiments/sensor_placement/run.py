@@ -84,7 +84,7 @@ def arms() -> dict[str, dict]:
                 study="A", where=label, network="coupang_like", insider=insider,
                 args=["scenario=coupang_2025_monitored", *insider_args,
                       "~detectors.threshold_rules",
-                      f"detectors.monitoring.watch='ids={place}'",
+                      f"detectors.monitoring.watch=ids:{place}",
                       f"detectors.monitoring.threshold={thr:.4f}",
                       f"detectors.monitoring.features={FEATURES}"])
         for seg in (0.0, 0.9):
@@ -99,7 +99,7 @@ def arms() -> dict[str, dict]:
                 args=["scenario=coupang_2025_monitored", *insider_args, "network=generated",
                       "network.retained_credential=account", f"network.segmentation={seg}",
                       "~detectors.audit", "~detectors.threshold_rules",
-                      "detectors.monitoring.watch='kind=host coverage=0.6'",
+                      "detectors.monitoring.watch=kind:host+coverage:0.6",
                       f"detectors.monitoring.threshold={thr:.4f}",
                       "detectors.monitoring.dprime=1.5",
                       "detectors.monitoring.features=[]"])
