@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.errors import ConfigError
 from sim.params import build, spec
-from sim.places import Selector
+from sim.places import BenignStream, Selector
 from sim.scoring import FEATURES, ScoreModel, upper_tail
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class Detector(ABC):
         self.selector = Selector.parse(self.params.watch) if self.observes else Selector()
         #: target -> the assets of the insider's walk to it that this detector watches
         self.on_walk: dict[str, tuple[str, ...]] = {}
+        #: the benign traffic at the watched places, one stream per rhythm (set by prepare)
+        self.benign: list[BenignStream] = []
 
     def locate(self, network: Network) -> frozenset[str]:
         """Resolve where an observing detector watches in ``network`` (once per job, before the

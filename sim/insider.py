@@ -249,14 +249,6 @@ class Insider:
         share = (self.env.now - cur.start) / (cur.end - cur.start)
         return self.records + int(cur.records * min(max(share, 0.0), 1.0))
 
-    def active_between(self, t0: float, t1: float) -> bool:
-        """Whether a session of the insider overlapped the interval ``[t0, t1]``.
-
-        Session starts are increasing, so the last session starting by ``t1`` decides.
-        """
-        i = bisect.bisect_right(self._starts, t1) - 1
-        return i >= 0 and self._ends[i] >= t0
-
     def sessions_between(self, t0: float, t1: float) -> list[str]:
         """The targets of the sessions that overlapped ``[t0, t1]``, in order.
 
