@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import PointStream, Rhythm
+from sim.limits import MAX_EMPLOYEES
 from sim.params import spec
 from sim.places import BenignStream
 
@@ -35,12 +36,13 @@ EXACT_EVENT_LIMIT = 20_000_000
 class BackgroundParams:
     """Parameters of the benign population (config group ``background``)."""
 
-    employees: int = spec(-1, lo=-1, doc="benign users; -1 = the network's own count")
+    employees: int = spec(-1, lo=-1, hi=MAX_EMPLOYEES,
+                          doc="benign users; -1 = the network's own count")
     observations_per_employee_per_day: float = spec(
         8.0, lo=0, doc="behaviour observations a detector scores per employee and day")
     profile: str | tuple[float, ...] = spec("office", doc="24-hour activity shape, firm time")
     utc_offset_hours: float = spec(9.0, lo=-12, hi=14, doc="the firm's time zone")
-    weekend_factor: float = spec(0.2, lo=0, doc="weekend activity relative to weekdays")
+    weekend_factor: float = spec(0.2, lo=0, hi=100, doc="weekend activity relative to weekdays")
     mode: str = spec("fast", choices=("fast", "exact"),
                      doc="fast: only false alarms are events; exact: every observation is")
 

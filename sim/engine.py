@@ -35,6 +35,7 @@ from sim.calendar import Calendar, Rhythm
 from sim.detectors import Detector, Watch
 from sim.errors import ConfigError
 from sim.insider import Insider, InsiderPlan, InsiderProfile, Session
+from sim.limits import MAX_REPLICATIONS, check_model
 from sim.network import Network
 from sim.params import allowed_target, build, spec
 from sim.places import Places
@@ -57,7 +58,7 @@ class RunParams:
 
     scenario: str = spec("custom")
     seed: int = spec(0, lo=0, doc="the run's one seed")
-    replications: int = spec(100, lo=1)
+    replications: int = spec(100, lo=1, hi=MAX_REPLICATIONS)
     horizon: float = spec(8766.0, duration=True, lo=0, lo_open=True,
                           doc="how long a replication runs if nothing confirms the insider")
     start: str = spec("2025-06-24T00:00:00+09:00", doc="wall-clock time of the first access")
@@ -181,6 +182,7 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
             raise ConfigError("background.mode", f"exact mode would simulate about "
                               f"{expected:.3g} benign events per replication; use fast, or a "
                               f"smaller network or horizon")
+    check_model(model)  # bounded time and memory per replication (sim.limits)
     return model
 
 

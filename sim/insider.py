@@ -68,7 +68,9 @@ class InsiderProfile:
     sessions_per_day: float = spec(6.0, lo=0, lo_open=True, doc="mean session rate")
     profile: str | tuple[float, ...] = spec("evening", doc="24-hour shape of activity, local time")
     utc_offset_hours: float = spec(8.0, lo=-12, hi=14, doc="the insider's own time zone")
-    weekend_factor: float = spec(1.0, lo=0)
+    weekend_factor: float = spec(1.0, lo=0, hi=100,
+                                 doc="weekend activity relative to weekdays (<= 100: all but "
+                                     "all at weekends)")
     records_per_session: float = spec(40_000.0, lo=1, doc="mean batch size")
     batch_cv: float = spec(0.5, lo=0, doc="coefficient of variation of the batch size (gamma)")
     requests_per_record: float = spec(4.4, lo=0, lo_open=True,

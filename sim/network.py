@@ -67,6 +67,7 @@ import numpy as np
 
 from sim.calendar import PROFILES
 from sim.errors import ConfigError, NetworkFileError
+from sim.limits import MAX_EMPLOYEES, MAX_GRAPH_NODES, MAX_RECORDS
 from sim.params import build, makes, spec
 from sim.timeunits import DAY, YEAR
 
@@ -107,6 +108,8 @@ def _is_fields(value: Any) -> bool:
 _STR: _Check = ("a non-empty string", lambda v: isinstance(v, str) and v != "")
 _BOOL: _Check = ("true or false", lambda v: isinstance(v, bool))
 _COUNT: _Check = ("an integer >= 0", lambda v: _is_int(v) and v >= 0)
+_RECORDS: _Check = (f"an integer in [0, {MAX_RECORDS:.0e}] (sim.limits.MAX_RECORDS)",
+                    lambda v: _is_int(v) and 0 <= v <= MAX_RECORDS)
 _FIELDS: _Check = ("a list of field names (non-empty strings without commas)", _is_fields)
 _AGE: _Check = ("a finite number >= 0", lambda v: _is_real(v) and 0 <= v < math.inf)
 _LIFETIME: _Check = ("a number > 0 or inf", lambda v: _is_real(v) and v > 0)
@@ -118,7 +121,7 @@ _CRED_TYPE: _Check = (f"one of {', '.join(CREDENTIAL_TYPES)}",
 _REQUIRED: Final[Mapping[str, tuple[tuple[str, _Check], ...]]] = {
     "host": (("zone", _STR), ("role", _STR)),
     "service": (("zone", _STR), ("role", _STR)),
-    "datastore": (("zone", _STR), ("records", _COUNT), ("fields", _FIELDS)),
+    "datastore": (("zone", _STR), ("records", _RECORDS), ("fields", _FIELDS)),
     "identity": (("role", _IDENTITY_ROLE),),
     "credential": (("cred_type", _CRED_TYPE), ("issued_hours_ago", _AGE),
                    ("lifetime_hours", _LIFETIME), ("revoked", _BOOL)),
@@ -187,8 +190,9 @@ def validate(graph: nx.DiGraph, source: str) -> None:
     if employees is None:
         raise fail("graph attribute 'employees' is missing (size of the benign user "
                    "population, an integer >= 0)")
-    if not (_is_int(employees) and employees >= 0):
-        raise fail(f"graph attribute 'employees' must be an integer >= 0, got {employees!r}")
+    if not (_is_int(employees) and 0 <= employees <= MAX_EMPLOYEES):
+        raise fail(f"graph attribute 'employees' must be an integer in [0, {MAX_EMPLOYEES:.0e}]"
+                   f" (more is more than the world's population), got {employees!r}")
     for key in ("name", "description"):
         if key in graph.graph and not isinstance(graph.graph[key], str):
             raise fail(f"graph attribute {key!r} must be a string, got {graph.graph[key]!r}")
@@ -482,7 +486,8 @@ def _coerce(graph: nx.DiGraph) -> None:
                 return kind(value.strip())
             except ValueError:
                 return value
-        if kind is int and isinstance(value, float) and value.is_integer():
+        if kind is int and isinstance(value, float) and value.is_integer() \
+                and abs(value) <= 2.0**53:  # beyond, the float is no exact count: reported
             return int(value)
         return value
 
@@ -552,6 +557,8 @@ def _read_json(path: str) -> nx.DiGraph:
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except RecursionError:
+        raise fail("not a node-link graph: JSON nested too deeply") from None
     except json.JSONDecodeError as err:
         raise fail(f"not valid JSON: {err}") from None
     except UnicodeDecodeError:
@@ -719,12 +726,12 @@ _RETAINED: Final[Mapping[str, tuple[float, float]]] = {
 class _EnterpriseParams:
     """Arguments of :func:`generate`, checked with :func:`sim.params.build`."""
 
-    hosts: int = spec(lo=1)
+    hosts: int = spec(lo=1, hi=MAX_GRAPH_NODES)
     zones: tuple[str, ...] = spec()
     segmentation: float = spec(lo=0, hi=1)
-    datastores: int = spec(lo=1)
-    records_per_store: int = spec(lo=0)
-    employees: int = spec(lo=0)
+    datastores: int = spec(lo=1, hi=MAX_GRAPH_NODES)
+    records_per_store: int = spec(lo=0, hi=MAX_RECORDS)
+    employees: int = spec(lo=0, hi=MAX_EMPLOYEES)
     retained_credential: str = spec(choices=CREDENTIAL_TYPES)
     seed: int = spec(lo=0)
     retained_lifetime: float | None = spec(None, duration=True, allow_inf=True, lo=0,
@@ -732,15 +739,19 @@ class _EnterpriseParams:
 
     def check(self) -> None:
         _check_zones(self.zones, self.hosts)
+        if self.hosts + self.datastores > MAX_GRAPH_NODES:
+            raise ConfigError("datastores", f"hosts + datastores must be at most "
+                              f"{MAX_GRAPH_NODES} (about 2 KB of memory each in every process "
+                              f"that builds the graph), got {self.hosts + self.datastores}")
 
 
 @dataclasses.dataclass(frozen=True)
 class _CoupangParams:
     """Arguments of :func:`coupang_like`."""
 
-    customers: int = spec(lo=1)
-    employees: int = spec(lo=0)
-    hosts: int = spec(lo=1)
+    customers: int = spec(lo=1, hi=MAX_RECORDS)
+    employees: int = spec(lo=0, hi=MAX_EMPLOYEES)
+    hosts: int = spec(lo=1, hi=MAX_GRAPH_NODES)
     seed: int = spec(lo=0)
 
     def check(self) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from sim.engine import Model, build_model, simulate_many
@@ -21,14 +22,23 @@ _WORKER_MODEL: Model | None = None
 
 
 def resolve_workers(workers: Any, key: str = "workers") -> int:
-    """``workers`` as a count: a positive integer, or 0 / ``auto`` for every core."""
+    """``workers`` as a count: a positive integer up to :func:`sim.limits.max_workers`
+    (a small multiple of the cores: more processes only compete for them), or 0 / ``auto``
+    for every core."""
     from sim.errors import ConfigError
+    from sim.limits import WORKERS_PER_CORE, max_workers
 
-    if workers in (0, "auto"):
+    if isinstance(workers, str) and workers == "auto" or (isinstance(workers, int)
+                                                          and not isinstance(workers, bool)
+                                                          and workers == 0):
         return os.cpu_count() or 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ConfigError(key, f"must be a positive integer, or 0/auto for all cores; "
                                f"got {workers!r}")
+    if workers > max_workers():
+        raise ConfigError(key, f"must be at most {max_workers()} ({WORKERS_PER_CORE} x the "
+                               f"{os.cpu_count() or 1} cores of this machine; 0/auto uses "
+                               f"every core); got {workers}")
     return workers
 
 
@@ -60,8 +70,20 @@ def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
         yield from simulate_many(model, seed, range(n))
         return
     size = chunk or max(1, min(500, n // (workers * 8)))
-    tasks = [(seed, list(range(i, min(i + size, n)))) for i in range(0, n, size)]
+    tasks = ((seed, list(range(i, min(i + size, n)))) for i in range(0, n, size))
+    # Submit lazily, a few tasks ahead of the one being yielded: memory stays flat in n (as
+    # with one worker), where pool.map would first submit every task and hold every result.
+    ahead = 2 * workers
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                              initargs=(dict(cfg),)) as pool:
-        for results in pool.map(_run_chunk, tasks):
-            yield from results
+        pending: deque[Future[list[ReplicationResult]]] = deque()
+        try:
+            for task in tasks:
+                pending.append(pool.submit(_run_chunk, task))
+                if len(pending) > ahead:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:  # stopped early (an error, ^C): do not start what is still queued
+            for future in pending:
+                future.cancel()

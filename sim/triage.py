@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import PointStream
+from sim.limits import MAX_ANALYSTS
 from sim.params import spec
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 class TriageParams:
     """Parameters of the analyst team (config group ``triage``)."""
 
-    analysts: int = spec(1, lo=0, doc="analysts on shift at once")
+    analysts: int = spec(1, lo=0, hi=MAX_ANALYSTS, doc="analysts on shift at once")
     shift: str = spec("24x7", choices=("24x7", "office_hours"))
     shift_start_hour: float = spec(9.0, lo=0, hi=24, doc="office hours start, local time")
     shift_hours: float = spec(9.0, lo=0, hi=24, lo_open=True, doc="office hours length")

@@ -49,7 +49,7 @@ def test_same_seed_gives_byte_identical_csv(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["replications=0"], "error: replications: must be >= 1, got 0"),
+    (["replications=0"], "error: replications: must be in [1, 1e+06], got 0"),
     (["replications=many"], "error: replications: must be an integer, got 'many'"),
     (["horizon=5 fortnights"], "error: horizon: must be a duration"),
     (["scenario=nope"], "error: scenario=nope: unknown scenario; choose one of analytic_audit,"),

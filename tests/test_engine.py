@@ -66,14 +66,14 @@ def test_records_of_a_session_cut_by_containment_are_pro_rata():
 
 
 @pytest.mark.parametrize("over, message", [
-    ({"replications": 0}, r"^replications: must be >= 1"),
+    ({"replications": 0}, r"^replications: must be in \[1, 1e\+06\]"),
     ({"seed": -1}, r"^seed: must be >= 0"),
     ({"horizon": "forever"}, r"^horizon: must be a duration"),
     ({"colour": "red"}, r"^colour: unknown key"),
     ({"network": {"_target_": "sim.network.generate", "segmentation": 2}},
      r"^network.segmentation"),
     ({"insider": {"sessions_per_day": 0}}, r"^insider.sessions_per_day: must be > 0"),
-    ({"triage": {"analysts": -1}}, r"^triage.analysts: must be >= 0"),
+    ({"triage": {"analysts": -1}}, r"^triage.analysts: must be in \[0, 100000\]"),
     ({"detectors": {"a": {"interval": 3}}}, r"^detectors.a: must be a mapping with a _target_"),
     ({"detectors": {"a": {"_target_": "sim.detectors.PeriodicAudit", "colour": 1}}},
      r"^detectors.a.colour: unknown key"),

@@ -150,8 +150,8 @@ INVALID = [
     (_drop("web", "kind"), r"node 'web' has no 'kind'"),
     (_set("web", kind="router"), r"node 'web': unknown kind 'router'"),
     (_set("db", records="abc"),
-     r"node 'db': datastore 'records' must be an integer >= 0, got 'abc'"),
-    (_set("db", records=-1), r"'records' must be an integer >= 0, got -1"),
+     r"node 'db': datastore 'records' must be an integer in \[0, 1e\+15\] .*, got 'abc'"),
+    (_set("db", records=-1), r"'records' must be an integer in \[0, 1e\+15\] .*, got -1"),
     (_set("db", fields="name,email"), r"datastore 'fields' must be a list"),
     (_set("db", fields=["name", "a,b"]), r"datastore 'fields' must be a list"),
     (_drop("api", "zone"), r"node 'api': service has no 'zone'"),
@@ -175,7 +175,7 @@ INVALID = [
     (_second_holder, r"credential 'key' is held by more than one identity"),
     (_no_entry, r"no entry point"),
     (lambda g: g.graph.pop("employees"), r"graph attribute 'employees' is missing"),
-    (lambda g: g.graph.update(employees=1.5), r"'employees' must be an integer >= 0"),
+    (lambda g: g.graph.update(employees=1.5), r"'employees' must be an integer in \[0, 1e\+10\]"),
     (lambda g: g.graph.update(name=3), r"graph attribute 'name' must be a string"),
     (lambda g: nx.relabel_nodes(g, {"ws": 7}, copy=False), r"node 7: node ids must be strings"),
 ]
@@ -389,9 +389,9 @@ def test_generate_custom_zones() -> None:
     (dict(segmentation=2), "segmentation", r"must be in \[0, 1\], got 2"),
     (dict(hosts=3), "hosts", r"must be >= the number of zones \(4\), got 3"),
     (dict(hosts="many"), "hosts", r"must be an integer"),
-    (dict(datastores=0), "datastores", r"must be >= 1"),
-    (dict(records_per_store=-5), "records_per_store", r"must be >= 0"),
-    (dict(employees=-1), "employees", r"must be >= 0"),
+    (dict(datastores=0), "datastores", r"must be in \[1, 200000\]"),
+    (dict(records_per_store=-5), "records_per_store", r"must be in \[0, 1e\+15\]"),
+    (dict(employees=-1), "employees", r"must be in \[0, 1e\+10\]"),
     (dict(retained_credential="password"), "retained_credential", r"must be one of"),
     (dict(zones=("dmz",)), "zones", r"at least 2 zones"),
     (dict(zones=("a", "b", "a")), "zones", r"distinct"),
@@ -450,7 +450,7 @@ def test_coupang_arguments() -> None:
     small = N.coupang_like(customers=1000, employees=3, hosts=4, seed=1)
     assert small.node("customer_db")["records"] == 1000
     assert nx.utils.graphs_equal(small.graph, N.coupang_like(1000, 3, 4, seed=1).graph)
-    with pytest.raises(ConfigError, match="customers: must be >= 1"):
+    with pytest.raises(ConfigError, match=r"customers: must be in \[1, 1e\+15\]"):
         N.coupang_like(customers=0)
     with pytest.raises(ConfigError, match=r"hosts: must be >= the number of zones"):
         N.coupang_like(hosts=3)

@@ -225,7 +225,7 @@ def test_bad_input_in_a_sweep_is_a_failed_record_and_the_sweep_goes_on(tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert "Traceback" not in proc.stderr
     assert lines[0].startswith("error: job 1/2 (#0) [replications=0") and \
-        "replications: must be >= 1, got 0" in lines[0]
+        "replications: must be in [1, 1e+06], got 0" in lines[0]
     assert lines[1].startswith("error: 1 of 2 jobs did not complete: #0 (failed)")
     assert len(lines) == 2
     meta = run_json(out / "0")

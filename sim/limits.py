@@ -1,0 +1,124 @@
+"""What a job may ask for: the limits that keep a config simulable in bounded memory and time.
+
+A config that passes :func:`sim.params.build` is well typed and in range, but may still ask
+for more than any machine can do: a thousand billion employees raising false alarms, audits
+every 1e-300 hours, a century of sessions at a billion a day. Such a job would not fail, it
+would run for ever (or until the memory is gone) and leave a ``run.json`` saying ``running``.
+The limits here reject it before anything is simulated, with one line that names the key,
+the limit and why. Each is derived from what the model does and what a machine can hold:
+
+* :data:`MAX_EVENTS_PER_REPLICATION`: the expected number of events one replication would
+  simulate (:func:`expected_events`: insider sessions, periodic checks, benign false alarms):
+  10**8, a few minutes of one core at the engine's ~600,000 SimPy events a second.
+  ``coupang_2025`` needs ~3,300.
+* :data:`MAX_ALARMS_PER_REPLICATION`: 10**7 benign false alarms, the dearer events: the fast
+  triage queue serves ~100,000 a second and keeps ~35 bytes of each until the run ends, so
+  about two minutes and 350 MB.
+* :data:`MAX_HORIZON_HOURS`: 1000 years. The parameters describe a firm as it is now (staff,
+  keys, controls), so a horizon past a human lifetime only means "never censored", which is
+  what the analytic checks use 1000 years for; beyond that a horizon is a typo, and one of
+  1e300 hours would be written back into every censored row as a meaningless dwell.
+* :data:`MAX_EMPLOYEES`: 10 billion, more than the world's population.
+* :data:`MAX_RECORDS`: 10**15 records in a datastore, 100,000 times the largest known breach
+  and below 2**53, so every count stays exact in floating point.
+* :data:`MAX_GRAPH_NODES`: 200,000 generated hosts and datastores; a generated node costs
+  about 2 KB and 12 us, so the graph stays under ~0.5 GB and a few seconds in each process
+  that builds it (each worker builds its own).
+* :data:`MAX_ANALYSTS`: 100,000 analysts (the queue keeps one slot per analyst).
+* :func:`max_workers`: 4 x the machine's cores (``os.cpu_count()``); more processes only
+  compete for the same cores.
+* :data:`MAX_REPLICATIONS`: a million (~30 min with 2 workers); the summary reads every
+  row back into memory, ~0.5 KB each.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING
+
+from sim.errors import ConfigError
+from sim.timeunits import YEAR
+
+if TYPE_CHECKING:
+    from sim.engine import Model
+
+MAX_EVENTS_PER_REPLICATION = 100_000_000
+MAX_ALARMS_PER_REPLICATION = 10_000_000
+MAX_HORIZON_HOURS = 1000 * YEAR
+MAX_EMPLOYEES = 10_000_000_000
+MAX_RECORDS = 10**15
+MAX_GRAPH_NODES = 200_000
+MAX_ANALYSTS = 100_000
+MAX_REPLICATIONS = 1_000_000
+WORKERS_PER_CORE = 4
+
+
+def max_workers() -> int:
+    """The most worker processes a job may ask for: a small multiple of the cores."""
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
+def expected_events(model: Model) -> dict[str, float]:
+    """The expected number of events of one replication, by the config key that drives each.
+
+    An upper estimate (the insider may stop early, the triage queue may drop alerts):
+    two events per insider session, one per periodic check of each detector with an
+    ``interval``, and every benign false alarm over the horizon and the triage warm-up
+    (``fast`` mode; ``exact`` mode is checked against its own, lower limit in build_model).
+    """
+    horizon = model.run.horizon
+    out: dict[str, float] = {}
+    out["insider.sessions_per_day"] = 2.0 * model.plan.profile.sessions_per_day * horizon / 24.0
+    for det in model.detectors:
+        interval = getattr(det.params, "interval", None)
+        if isinstance(interval, float) and interval > 0:
+            out[f"detectors.{det.name}.interval"] = horizon / interval
+    rate = 0.0  # benign false alarms per hour, over every detector that scores benign work
+    for det in model.detectors:
+        if det.scores_benign_activity:
+            p = getattr(det, "false_positive_rate", None)
+            if p is None:
+                p = getattr(det.params, "benign_trip_probability", 1.0)
+            rate += float(p) * det.benign_rate()
+    if rate > 0:
+        out[ALARMS_KEY] = rate * (horizon + model.triage.warmup)
+    return out
+
+
+#: The entry of :func:`expected_events` for the benign false alarms.
+ALARMS_KEY = "benign false alarms"
+
+
+def check_model(model: Model) -> None:
+    """Reject a model that cannot be simulated in bounded time and memory.
+
+    Raises:
+        ConfigError: the horizon is over :data:`MAX_HORIZON_HOURS`, or a replication would
+            simulate more than :data:`MAX_EVENTS_PER_REPLICATION` events (the key named is the
+            biggest contributor).
+    """
+    horizon = model.run.horizon
+    if horizon > MAX_HORIZON_HOURS:
+        raise ConfigError("horizon", f"must be at most 1000y ({MAX_HORIZON_HOURS:g} h; "
+                                     f"anything past a lifetime already means never "
+                                     f"censored); got {horizon:g} h")
+    parts = expected_events(model)
+    alarms = parts.get(ALARMS_KEY, 0.0)
+    if not alarms <= MAX_ALARMS_PER_REPLICATION:
+        key = "background.employees" if model.background.params.employees >= 0 \
+            else "network.employees"
+        raise ConfigError(key, f"{model.background.employees:.3g} employees would raise about "
+                               f"{alarms:.3g} benign false alarms per replication; the limit is "
+                               f"{MAX_ALARMS_PER_REPLICATION:.0e} (about two minutes and 350 MB "
+                               f"of one core, sim.limits); use fewer employees, stricter "
+                               f"detector thresholds or a shorter horizon")
+    total = sum(parts.values())
+    if not total <= MAX_EVENTS_PER_REPLICATION:  # also catches inf and nan
+        key = max(parts, key=lambda k: parts[k] if not math.isnan(parts[k]) else math.inf)
+        key = key if key != ALARMS_KEY else "background.employees"
+        raise ConfigError(key, f"a replication would simulate about {total:.3g} events "
+                               f"({key}: {parts[key]:.3g}); the limit is "
+                               f"{MAX_EVENTS_PER_REPLICATION:.0e} per replication (a few "
+                               f"minutes of one core, sim.limits); change {key} or shorten the "
+                               f"horizon")
