@@ -75,12 +75,29 @@ def _drop(cfg: Mapping[str, Any], excluded: frozenset[str], prefix: str = "") ->
     return out
 
 
+def _file_digest(path: Path) -> str:
+    """sha256 of the file, read in 1 MiB blocks (a huge file is never held in memory whole).
+
+    A file that cannot be read gets a digest of its error (e.g. ``unreadable: Permission
+    denied``): the hash stays defined, and the loader that reads the file reports the problem
+    in its own words, naming the key.
+    """
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    except OSError as err:
+        return f"unreadable: {err.strerror or err}"
+    return h.hexdigest()
+
+
 def _file_digests(cfg: Any, found: dict[str, str]) -> dict[str, str]:
     """sha256 of every existing file named by a ``path`` key anywhere in ``cfg``."""
     if isinstance(cfg, Mapping):
         for key, value in cfg.items():
             if key == "path" and isinstance(value, str) and Path(value).is_file():
-                found[value] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+                found[value] = _file_digest(Path(value))
             else:
                 _file_digests(value, found)
     elif isinstance(cfg, list):
