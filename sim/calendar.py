@@ -50,14 +50,19 @@ class Calendar:
 
     @classmethod
     def parse(cls, text: str, key: str = "start") -> Calendar:
-        """Build from an ISO 8601 timestamp; a timestamp without offset is taken as UTC."""
+        """Build from an ISO 8601 timestamp with a UTC offset (``+09:00``, ``Z``).
+
+        A timestamp without an offset is refused: whether ``09:00`` meant Seoul or UTC decides
+        the time of day of every session and audit, so it is never guessed.
+        """
         try:
             when = datetime.fromisoformat(str(text))
         except ValueError:
             raise ConfigError(key, f"must be an ISO 8601 date-time like 2025-06-24T09:00:00+09:00,"
                                    f" got {text!r}") from None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+            raise ConfigError(key, f"needs a UTC offset, e.g. {when.isoformat()}+09:00 (Korea) "
+                                   f"or {when.isoformat()}Z (UTC); got {text!r}")
         return cls(when.astimezone(UTC))
 
     @property

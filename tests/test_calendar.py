@@ -47,7 +47,7 @@ def test_rhythm_mean_rate_over_a_week_is_the_given_rate():
                                           ([0] * 24, "no active hour")])
 def test_bad_profiles(profile, msg):
     with pytest.raises(ConfigError, match=msg):
-        Rhythm(Calendar.parse("2025-01-01"), profile, 0)
+        Rhythm(Calendar.parse("2025-01-01T00:00:00Z"), profile, 0)
 
 
 def test_point_stream_reads_the_same_points_however_it_is_consumed():
