@@ -481,7 +481,7 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
                      f"were detected")
     if km_med is not None and km_ci is not None and km_ci[1] is None:
         notes.append("upper end of the 95% interval of the Kaplan-Meier median not reached "
-                     "within the follow-up (null): too few replications")
+                     "within the follow-up: too few detections to bound it (left empty)")
 
     within: dict[str, Any] = {}
     beyond: list[str] = []
@@ -496,7 +496,7 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
             within[label] = {"estimate": 1.0 - s, "ci95": [1.0 - hi, 1.0 - lo]}
     if beyond:
         notes.append(f"p_detected_within {', '.join(beyond)}: beyond the horizon "
-                     f"({format_hours(horizon_hours)}), null")
+                     f"({format_hours(horizon_hours)}), left empty")
 
     def finite_mean(name: str) -> float | None:
         values = np.array([getattr(r, name) for r in results], dtype=float)
@@ -607,6 +607,10 @@ def plot_dwell(results: Sequence[ReplicationResult], horizon_hours: float,
     positive = dwell[dwell > 0]
     shortest = float(positive.min()) if positive.size else top
     lo = max(min(shortest / 1.6, top / 20.0), 1 / 60)
+    if top < lo * 20.0:  # every dwell (or the horizon) under ~20 min: keep a 20x wide axis
+        top = lo * 20.0
+        hi = top * (1.35 * 1.25 if cen.size else 1.15)
+        censor_bar = (top, top * 1.35)
 
     fig = Figure(figsize=(7.2, 4.0), dpi=150, layout="constrained")
     ax_h, ax_k = fig.subplots(1, 2, sharex=True, gridspec_kw={"width_ratios": [1.15, 1.0]})
