@@ -20,6 +20,7 @@ goes on, and ``python -m sim`` exits non-zero at the end if any job did not comp
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import platform
@@ -29,9 +30,11 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import hydra
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from sim import __version__
@@ -137,6 +140,20 @@ def begin_record(run_dir: Path, meta: dict[str, Any]) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
+def withdraw_outputs(run_dir: Path) -> None:
+    """After a failure: no file of this run may look complete.
+
+    A run can fail after ``replications.csv`` was renamed into place (while writing the summary
+    or drawing ``dwell.png``): its rows go back to ``replications.csv.partial`` and the
+    summary and figures are removed, so the dir holds only what a crashed run leaves.
+    """
+    final = run_dir / "replications.csv"
+    if final.exists():
+        os.replace(final, run_dir / "replications.csv.partial")
+    for name in STALE_OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
+
+
 def record_failure(run_dir: Path, meta: dict[str, Any], exc: BaseException,
                    t0: float) -> None:
     """Finish ``run.json`` for a run that raised: status, one-line error, traceback if a bug."""
@@ -200,7 +217,6 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     cfg.setdefault("scenario", scenario)
     chash = config_hash(cfg)
     options = split_app_options(cfg)
-    output = dict(options["output"] or {})
     trace, trace_replication = options["trace"], options["trace_replication"]
     workers_option, resume = options["workers"], options["resume"]
     if not isinstance(resume, bool):
@@ -218,6 +234,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     begin_record(run_dir, meta)
     t0 = time.perf_counter()
     try:
+        output = check_output_options(options["output"])
         layer = policy.PolicyLayer.from_config(
             {"regime": options["regime"], "firm": options["firm"]})
         if layer is not None:  # raise the controls to the mandate before building the model
@@ -251,6 +268,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
             write_trace(model, seed, trace_replication, run_dir,
                         figures=bool(output.get("plot", True)))
     except BaseException as exc:
+        withdraw_outputs(run_dir)
         record_failure(run_dir, meta, exc, t0)
         raise
     meta["status"] = "complete"
@@ -275,6 +293,35 @@ def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:
     """Remove the app's own keys from ``cfg`` (in place) and return them with defaults."""
     return {key: cfg.pop(key, default)
             for key, default in APP_OPTIONS.items()}
+
+
+#: The keys of ``output`` and what each allows.
+OUTPUT_OPTIONS: dict[str, tuple[Any, ...]] = {"plot": (True, False),
+                                              "progress": (True, False, "auto")}
+
+
+def check_output_options(output: Any) -> dict[str, Any]:
+    """``output`` as a dict after rejecting unknown keys and values other than the allowed."""
+    import difflib
+
+    from sim.errors import ConfigError
+
+    if output is None:
+        return {}
+    if not isinstance(output, dict):
+        raise ConfigError("output", f"must be a mapping with keys {', '.join(OUTPUT_OPTIONS)}, "
+                                    f"got {output!r}")
+    for key, value in output.items():
+        if key not in OUTPUT_OPTIONS:
+            near = difflib.get_close_matches(str(key), list(OUTPUT_OPTIONS), n=1)
+            hint = f"did you mean output.{near[0]}? " if near else ""
+            raise ConfigError(f"output.{key}", f"unknown key; {hint}allowed keys are "
+                                               f"{', '.join(OUTPUT_OPTIONS)}")
+        allowed = OUTPUT_OPTIONS[key]
+        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+            names = ", ".join(str(a).lower() if isinstance(a, bool) else a for a in allowed)
+            raise ConfigError(f"output.{key}", f"must be one of {names}; got {value!r}")
+    return dict(output)
 
 
 def check_trace_options(trace: Any, replication: Any, replications: int) -> None:
@@ -363,7 +410,9 @@ def job_info(hc: Any) -> JobInfo:
 
     from sim.sweep import job_total
 
-    overrides = tuple(str(o) for o in (hc.overrides.task or ()))
+    # unresolved: an override's text may itself hold ``${...}``, which plain_config reports
+    task = OmegaConf.to_container(hc.overrides.task, resolve=False) if hc.overrides.task else []
+    overrides = tuple(str(o) for o in cast(list, task))
     if hc.mode != RunMode.MULTIRUN:
         return JobInfo(overrides=overrides)
     sweep_dir = Path(str(hc.sweep.dir))
@@ -486,6 +535,121 @@ def absolute_sweep_dir(argv: list[str]) -> list[str]:
     return out
 
 
+def _is_group_choice(arg: str, conf_dir: Path = CONF_DIR) -> bool:
+    """``GROUP=OPTION`` or ``+GROUP@PKG=OPTION`` with one option (no sweep)."""
+    if "=" not in arg or arg.startswith(("-", "~", "hydra")):
+        return False
+    key, value = arg.lstrip("+").split("=", 1)
+    group = key.split("@", 1)[0]
+    return ("." not in group and (conf_dir / group).is_dir() and bool(value)
+            and not any(c in value for c in ",*()[]{}"))
+
+
+def known_keys(argv: Sequence[str], conf_dir: Path = CONF_DIR) -> list[str]:
+    """Every dotted key of the config that ``argv``'s group choices compose (no ``hydra.``)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    def walk(node: Any, prefix: str) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                dotted = f"{prefix}{key}"
+                yield dotted
+                yield from walk(value, dotted + ".")
+
+    for overrides in ([a for a in argv if _is_group_choice(a, conf_dir)], []):
+        try:
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(str(conf_dir), version_base="1.3"):
+                cfg = compose("config", overrides=overrides)
+            return list(walk(OmegaConf.to_container(cfg, resolve=False), ""))
+        except Exception:  # noqa: BLE001 - only a hint: try without the choices, then give up
+            continue
+        finally:
+            GlobalHydra.instance().clear()
+    return []
+
+
+def nearest_key(key: str, keys: Sequence[str]) -> str | None:
+    """The valid key most like ``key`` (difflib), or None when nothing is close."""
+    import difflib
+
+    near = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+def describe_hydra_error(exc: BaseException, argv: Sequence[str]) -> str:
+    """One line (``KEY: what is wrong and what is allowed``) for an error Hydra raised while
+    composing the config or parsing the command line."""
+    import re
+
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    unknown = re.match(r"Could not (?:override|append to config) '([^']+)'", first)
+    if unknown:
+        key = unknown.group(1)
+        keys = known_keys(argv)
+        parent, _, _ = key.rpartition(".")
+        near = nearest_key(key, keys)
+        hint = f"did you mean {near}? " if near else ""
+        siblings = [k[len(parent) + 1:] if parent else k for k in keys
+                    if k.rpartition(".")[0] == parent]
+        if siblings:
+            shown = ", ".join(siblings[:15]) + (", ..." if len(siblings) > 15 else "")
+            where = f"keys under {parent}" if parent else "top-level keys"
+            allowed = f"{where}: {shown}"
+        else:
+            allowed = f"{parent} has no keys of its own" if parent else "see conf/config.yaml"
+        return (f"{key}: unknown key; {hint}{allowed} (+{key}=VALUE adds a new key where one "
+                f"is allowed, e.g. +detectors.NAME)")
+    arg = next((a for a in argv if a in text), None)
+    return f"{arg or 'command line'}: {first}"
+
+
+#: errno values that mean "you may not write there": bad input (a path), not a crash.
+_PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR,
+                          errno.EEXIST, errno.EISDIR, errno.ENAMETOOLONG})
+
+
+def describe_os_error(exc: OSError, argv: Sequence[str]) -> tuple[str, int]:
+    """One line and an exit code for an OS error: almost always an output dir that cannot be
+    written (``hydra.run.dir=/proc/x``, a read-only sweep dir). Exit code 2 for a path the
+    user chose badly, 1 for anything else (a full disk)."""
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    code = 2 if exc.errno in _PATH_ERRNOS else 1
+    return (f"{key}: cannot write{where}: {reason}; choose a directory you can write "
+            f"({key}=DIR)"), code
+
+
+def check_output_dirs(argv: Sequence[str]) -> None:
+    """Fail in one line if ``hydra.run.dir=DIR`` / ``hydra.sweep.dir=DIR`` (the one this
+    command uses) cannot be created and written, before Hydra or a callback tries.
+
+    The dir is created (as Hydra would) and a probe file written and removed. Values holding
+    an interpolation are left to Hydra (its error is reported by :func:`cli`).
+    """
+    import tempfile
+
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    for arg in argv:
+        if not arg.startswith(key + "="):
+            continue
+        value = arg.split("=", 1)[1]
+        if not value or "${" in value:
+            continue
+        try:
+            Path(value).mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=value):
+                pass
+        except OSError as exc:
+            message, code = describe_os_error(exc, argv)
+            fail(message, code)
+
+
 def cli() -> None:
     """Console entry point (``python -m sim``); a sweep exits non-zero if a job did not complete.
 
@@ -497,10 +661,33 @@ def cli() -> None:
     if not CONF_DIR.is_dir():
         fail(f"config directory {CONF_DIR} not found: install the project with "
              "`pip install -e .` from its repository")
+    # ``KEY=V -m KEY=A,B``: argparse takes no overrides after a flag that follows overrides
+    # (a dozen lines of usage); the flag means the same anywhere, so it goes first
+    flags = [a for a in sys.argv[1:] if a in ("-m", "--multirun")]
+    if flags:
+        sys.argv[1:] = flags[:1] + [a for a in sys.argv[1:] if a not in ("-m", "--multirun")]
     check_group_choices(sys.argv[1:])
     check_launcher(sys.argv[1:])
     sys.argv[1:] = absolute_sweep_dir(sys.argv[1:])
+    check_output_dirs(sys.argv[1:])
     sweep.LAST_SWEEP = None
-    main()
+    argv = list(sys.argv[1:])
+    # Hydra prints its own errors over several lines and exits with 1; with HYDRA_FULL_ERROR
+    # they reach us instead, and bad input becomes one line and exit code 2 (a bug in a single
+    # run still shows its whole traceback).
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except HydraException as exc:
+        fail(describe_hydra_error(exc, argv))
+    except OSError as exc:
+        message, code = describe_os_error(exc, argv)
+        fail(message, code)
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
     if sweep.LAST_SWEEP is not None and sweep.LAST_SWEEP.exit_code:
         sys.exit(sweep.LAST_SWEEP.exit_code)

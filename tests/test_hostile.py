@@ -6,14 +6,20 @@ bounded acceptance), and must never run code the config names but the engine doe
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
+import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from sim.errors import ConfigError
-from sim.network import Network
+from sim.errors import ConfigError, NetworkFileError
+from sim.network import Network, load
 from sim.params import allowed_target, makes
 from tests.conftest import make_model
 
@@ -70,3 +76,325 @@ def test_cli_refuses_os_system_without_running_it(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: detectors.x._target_: os.system is "
                                                    "not a Detector subclass"), proc.stderr
     assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------------------
+# Values that cannot be simulated in bounded time or memory, or would be silently wrong (#14)
+# ------------------------------------------------------------------------------------------
+
+_MONITOR = {"_target_": "sim.detectors.ContinuousMonitoring", "threshold": 3.0}
+
+
+@pytest.mark.parametrize(("over", "key", "what"), [
+    # would raise billions of benign alarms, or hold a list per analyst
+    ({"background": {"employees": 10**12}}, "background.employees", r"in \[-1, 1e\+10\]"),
+    ({"background": {"employees": 10**9}, "detectors": {"m": _MONITOR}},
+     "background.employees", r"benign false alarms per replication; the limit is 1e\+07"),
+    ({"network": {"_target_": "sim.network.generate", "employees": 10**12}},
+     "network.employees", r"in \[0, 1e\+10\]"),
+    ({"network": {"_target_": "sim.network.generate", "employees": 10**9},
+      "background": {"employees": -1}, "detectors": {"m": _MONITOR}},
+     "network.employees", r"benign false alarms"),
+    ({"insider": {"sessions_per_day": 1e9}}, "insider.sessions_per_day",
+     r"about 7.3e\+11 events .* the limit is 1e\+08 per replication"),
+    ({"detectors": {"audit": {"_target_": "sim.detectors.PeriodicAudit",
+                              "interval": 1e-300}}},
+     "detectors.audit.interval", r"events .*change detectors.audit.interval or shorten"),
+    ({"detectors": {"audit": {"_target_": "sim.detectors.PeriodicAudit",
+                              "interval": "1e-320"}}},  # denormal: horizon / interval = inf
+     "detectors.audit.interval", r"inf events"),
+    ({"triage": {"analysts": 10**9}}, "triage.analysts", r"in \[0, 100000\]"),
+    ({"network": {"_target_": "sim.network.generate", "hosts": 10**9}}, "network.hosts",
+     r"in \[1, 200000\]"),
+    ({"network": {"_target_": "sim.network.generate", "datastores": 10**9}},
+     "network.datastores", r"in \[1, 200000\]"),
+    ({"network": {"_target_": "sim.network.generate", "hosts": 150_000,
+                  "datastores": 60_000}}, "network.datastores", r"hosts \+ datastores"),
+    ({"network": {"_target_": "sim.network.generate", "records_per_store": 10**29}},
+     "network.records_per_store", r"in \[0, 1e\+15\]"),
+    ({"network": {"_target_": "sim.network.coupang_like", "customers": 10**20}},
+     "network.customers", r"in \[1, 1e\+15\]"),
+    ({"network": {"_target_": "sim.network.coupang_like", "hosts": 10**9}}, "network.hosts",
+     r"in \[1, 200000\]"),
+    ({"replications": 10**8}, "replications", r"in \[1, 1e\+06\]"),
+    # accepted silently before
+    ({"insider": {"weekend_factor": 1e300}}, "insider.weekend_factor", r"in \[0, 100\]"),
+    ({"background": {"weekend_factor": 1e300}}, "background.weekend_factor", r"in \[0, 100\]"),
+    ({"horizon": 1e300}, "horizon", r"at most 1000y"),
+    ({"horizon": "1001y"}, "horizon", r"at most 1000y"),
+    ({"start": "2025-06-24T00:00:00"}, "start",
+     r"needs a UTC offset, e\.g\. 2025-06-24T00:00:00\+09:00 .* or 2025-06-24T00:00:00Z"),
+    ({"start": "2025-06-24"}, "start", r"needs a UTC offset"),
+])
+def test_what_cannot_be_simulated_is_refused_naming_key_and_limit(over, key, what):
+    with pytest.raises(ConfigError) as info:
+        make_model(**over)
+    message = str(info.value)
+    assert message.startswith(f"{key}: ") and "\n" not in message, message
+    assert re.search(what, message), message
+
+
+def test_limits_leave_room_for_every_shipped_scenario():
+    from sim.limits import MAX_EVENTS_PER_REPLICATION, expected_events
+
+    m = make_model(detectors={"m": _MONITOR, "a": {"_target_": "sim.detectors.PeriodicAudit",
+                                                   "interval": "1d"}})
+    assert 0 < sum(expected_events(m).values()) < MAX_EVENTS_PER_REPLICATION / 1000
+    make_model(start="2025-06-24T00:00:00Z", horizon="1000y")  # the bounds themselves pass
+
+
+@pytest.mark.parametrize(("workers", "ok"), [(1, True), ("auto", True), (0, True),
+                                             (10_000, False), (-1, False), (True, False),
+                                             ("many", False)])
+def test_workers_are_bounded_by_a_multiple_of_the_cores(workers, ok):
+    from sim.limits import max_workers
+    from sim.runner import resolve_workers
+
+    if ok:
+        assert 1 <= resolve_workers(workers) <= max_workers()
+        return
+    with pytest.raises(ConfigError, match=r"^workers: must be"):
+        resolve_workers(workers)
+
+
+def test_parallel_replications_stream_instead_of_building_every_task():
+    # A million replications on 2 workers: the first rows arrive at once, and stopping early
+    # cancels what is queued (pool.map submitted every task first and waited for them all).
+    from sim.engine import build_model
+    from sim.runner import iter_replications
+    from tests.conftest import BASE, merge
+
+    cfg = merge(BASE, {"replications": 10**6, "horizon": "1d"})
+    model = build_model(cfg)
+    t0 = time.perf_counter()
+    rows = iter_replications(cfg, model, workers=2, chunk=5)
+    first = list(itertools.islice(rows, 12))
+    rows.close()
+    assert [r.replication for r in first] == list(range(12))
+    assert time.perf_counter() - t0 < 60
+
+
+@pytest.mark.parametrize(("output", "key", "what"), [
+    ({"plot": "maybe"}, "output.plot", "must be one of true, false; got 'maybe'"),
+    ({"progress": "bogus"}, "output.progress", "must be one of true, false, auto; got 'bogus'"),
+    ({"progress": 1}, "output.progress", "must be one of true, false, auto"),
+    ({"foo": 1}, "output.foo", "unknown key; allowed keys are plot, progress"),
+    ({"plots": True}, "output.plots", "did you mean output.plot?"),
+    ("yes", "output", "must be a mapping"),
+])
+def test_output_options_are_checked(output, key, what):
+    from sim.app import check_output_options
+
+    with pytest.raises(ConfigError) as info:
+        check_output_options(output)
+    assert str(info.value).startswith(f"{key}: ") and what in str(info.value)
+
+
+def test_output_options_accept_what_is_documented():
+    from sim.app import check_output_options
+
+    assert check_output_options(None) == {}
+    assert check_output_options({"plot": False, "progress": "auto"}) == \
+        {"plot": False, "progress": "auto"}
+
+
+# ------------------------------------------------------------------------------------------
+# Graph files
+# ------------------------------------------------------------------------------------------
+
+
+def _json_graph(tmp_path: Path, *, employees=100, records=10_000) -> Path:
+    import networkx as nx
+
+    from tests.conftest import tiny_graph
+
+    g = tiny_graph()
+    data = nx.node_link_data(g, edges="edges")
+    data["graph"]["employees"] = employees
+    for node in data["nodes"]:
+        if node.get("kind") == "datastore":
+            node["records"] = records
+        if node.get("lifetime_hours") == float("inf"):
+            node["lifetime_hours"] = "inf"
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(("kw", "what"), [
+    ({"records": 10**29}, r"node 'store': datastore 'records' must be an integer in \[0, 1e\+15\]"),
+    ({"records": 1e300}, r"'records' must be an integer in \[0, 1e\+15\] .*, got 1e\+300"),
+    ({"records": 2.0**60}, r"'records' must be an integer"),  # a float is no exact count here
+    ({"employees": 10**20}, r"'employees' must be an integer in \[0, 1e\+10\]"),
+])
+def test_graph_file_counts_beyond_reason_are_refused(tmp_path, kw, what):
+    path = _json_graph(tmp_path, **kw)
+    with pytest.raises(NetworkFileError, match=what) as info:
+        load(str(path))
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_graph_file_with_exact_float_counts_still_loads(tmp_path):
+    assert load(str(_json_graph(tmp_path, records=5000.0))).total_records(["store"]) == 5000
+
+
+def test_deeply_nested_json_graph_is_one_line_not_a_recursion_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"nodes": ' + "[" * 200_000 + "]" * 200_000 + ', "edges": []}')
+    with pytest.raises(NetworkFileError, match="nested too deeply"):
+        load(str(path))
+
+
+def test_unreadable_graph_file_is_hashed_without_error_and_refused_by_the_loader(
+        tmp_path, monkeypatch):
+    import builtins
+
+    from sim import sweep
+
+    path = _json_graph(tmp_path)
+    real_open = builtins.open
+
+    def no_read(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_read)
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: no_read(self) and "")
+    cfg = {"network": {"_target_": "sim.network.from_file", "path": str(path)}}
+    chash = sweep.config_hash(cfg)  # no PermissionError from the hash
+    assert len(chash) == 16
+    with pytest.raises(NetworkFileError, match="cannot read: Permission denied"):
+        load(str(path))
+
+
+def test_config_hash_streams_the_graph_file(tmp_path):
+    import hashlib
+
+    from sim import sweep
+
+    path = tmp_path / "big.graphml"
+    block = b"x" * (1 << 20)
+    with open(path, "wb") as f:
+        for _ in range(5):
+            f.write(block)
+    assert sweep._file_digest(path) == hashlib.sha256(block * 5).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------
+# A failing run leaves nothing that looks complete; tiny dwells plot
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_run_that_fails_after_its_rows_leaves_nothing_complete_looking(tmp_path, monkeypatch):
+    from sim import app, results
+    from tests.conftest import BASE, merge
+
+    def boom(*args, **kwargs):
+        raise ValueError("bins must increase monotonically")
+
+    monkeypatch.setattr(results, "plot_dwell", boom)
+    cfg = merge(BASE, {"replications": 3})
+    with pytest.raises(ValueError, match="bins"):
+        app.run_job(cfg, tmp_path, echo=False)
+    assert not (tmp_path / "replications.csv").exists()
+    assert not (tmp_path / "summary.json").exists()
+    assert len(results.read_replications(tmp_path / "replications.csv.partial")) == 3
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["status"] == "failed" and "bins" in meta["error"]
+
+
+@pytest.mark.parametrize(("dwells", "horizon"), [
+    ([0.004, 0.007], 8766.0),          # all under a minute (a 1 s audit)
+    ([0.005, 0.005, 0.005], 8766.0),   # all equal and tiny
+    ([5.0, 5.0], 8766.0),              # all equal
+    ([0.0, 0.0], 8766.0),              # caught at the first access
+    ([None, None], 0.01),              # censored at a 36 s horizon
+    ([0.002, None], 0.004),
+])
+def test_plot_dwell_draws_tiny_and_equal_dwells(tmp_path, dwells, horizon):
+    from sim.results import ReplicationResult, plot_dwell
+
+    rows = [ReplicationResult(replication=i, seed=0, detected=d is not None,
+                              censored=d is None, detected_by="audit" if d is not None else "",
+                              dwell_hours=d if d is not None else horizon,
+                              records_exfiltrated=1, true_alerts=0, false_alerts=0,
+                              alerts_dropped=0, access_ended_by="", access_hours=1.0,
+                              sessions=1, mean_triage_wait_hours=math.nan)
+            for i, d in enumerate(dwells)]
+    plot_dwell(rows, horizon, tmp_path / "dwell.png")
+    assert (tmp_path / "dwell.png").stat().st_size > 10_000
+
+
+def test_summary_notes_say_empty_not_null():
+    from sim.results import ReplicationResult, format_summary, summarize
+
+    rows = [ReplicationResult(replication=i, seed=0, detected=i < 4, censored=i >= 4,
+                              detected_by="audit" if i < 4 else "",
+                              dwell_hours=float(i + 1) if i < 4 else 10.0,
+                              records_exfiltrated=1, true_alerts=0, false_alerts=0,
+                              alerts_dropped=0, access_ended_by="", access_hours=1.0,
+                              sessions=1, mean_triage_wait_hours=math.nan) for i in range(10)]
+    text = format_summary(summarize(rows, 10.0), scenario="x", run_dir="d")
+    assert "null" not in text and "not reached" in text
+
+
+# ------------------------------------------------------------------------------------------
+# The command line: what only the CLI sees (a handful of subprocesses)
+# ------------------------------------------------------------------------------------------
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    multirun = "-m" in args
+    own_dir = any(a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for a in args)
+    where = [] if own_dir else [f"hydra.{'sweep' if multirun else 'run'}.dir={tmp_path / 'o'}"]
+    return subprocess.run([sys.executable, "-m", "sim", *where, "replications=2",
+                           "output.plot=false", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("args", "start"), [
+    (["horizon=${nope}"], "error: horizon: "),
+    (["foo=1"], "error: foo: unknown key; "),
+    (["scenario=coupang_2025", "detectors.audit.intervall=1w"],
+     "error: detectors.audit.intervall: unknown key; did you mean detectors.audit.interval?"),
+    (["triage.analyst=2"], "error: triage.analyst: unknown key; did you mean triage.analysts?"),
+    (["-m", "foo=1,2"], "error: foo: unknown key"),
+    (["hydra.run.dir=/proc/foo"], "error: hydra.run.dir: cannot write /proc/foo"),
+    (["hydra.run.dir=/etc/hostname/run"], "error: hydra.run.dir: cannot write"),
+    (["-m", "seed=1,2", "hydra.sweep.dir=/proc/foo"],
+     "error: hydra.sweep.dir: cannot write /proc/foo"),
+])
+def test_cli_hostile_arguments_are_one_line_and_exit_2(tmp_path, args, start):
+    proc = _cli(tmp_path, *args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith(start), proc.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only dirs")
+def test_cli_read_only_output_dir_is_one_line(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        for args in (["hydra.run.dir=" + str(ro)], ["-m", "seed=1,2", f"hydra.sweep.dir={ro}"]):
+            proc = _cli(tmp_path, *args)
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+            assert lines[0].startswith("error: hydra."), proc.stderr
+    finally:
+        ro.chmod(0o755)
+
+
+@pytest.mark.slow
+def test_cli_tiny_dwells_complete_with_a_figure(tmp_path):
+    # a one-second audit catches the insider within seconds: plot_dwell used to raise
+    # "bins must increase" and leave a complete-looking replications.csv beside a failed run
+    proc = _cli(tmp_path, "scenario=coupang_2025", "detectors.audit.interval=1s",
+                "output.plot=true")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "o"
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    assert (out / "dwell.png").stat().st_size > 10_000
