@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -72,3 +74,17 @@ def make_model(**over: Any) -> Model:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def committed_results(name: str) -> dict[str, str]:
+    """sha256 of every committed output of ``experiments/NAME`` (``results/``, ANSWER_KEY.md):
+    a test that runs an experiment's --quick run checks these are the same afterwards."""
+    root = EXPERIMENTS / name
+    files = [p for p in (root / "results").rglob("*") if p.is_file()
+             and "quick" not in p.relative_to(root).parts]
+    files += [p for p in (root / "ANSWER_KEY.md",) if p.is_file()]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(files)}

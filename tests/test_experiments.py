@@ -10,18 +10,28 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import committed_results
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_quick(name: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / name / "run.py"),
-                           "--quick", "--out", str(out)], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT)
+def run_quick(name: str, out: Path | None) -> subprocess.CompletedProcess:
+    """``--quick`` (into ``out``, or the default scratch/ when None); the committed results
+    must be byte for byte what they were."""
+    before = committed_results(name)
+    assert before, f"experiments/{name} has no committed results"
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / name / "run.py"),
+                           "--quick", *(["--out", str(out)] if out else [])],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert committed_results(name) == before, f"--quick changed experiments/{name}/results"
+    return proc
 
 
-def test_audit_interval_quick_run_is_on_the_theory_line(tmp_path):
-    proc = run_quick("audit_interval", tmp_path)
+def test_audit_interval_quick_run_is_on_the_theory_line():
+    # no --out: a quick run goes to scratch/ (git-ignored), never over results/ (#14)
+    proc = run_quick("audit_interval", None)
     assert proc.returncode == 0, proc.stderr
+    tmp_path = ROOT / "experiments" / "audit_interval" / "scratch"
     rows = list(csv.DictReader((tmp_path / "audit_interval.csv").open()))
     assert len(rows) == 6
     for row in rows:

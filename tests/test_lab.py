@@ -56,11 +56,15 @@ def notebook_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_py(tmp_path_factory):
     """run.py --quick with its answer key, in a fresh interpreter."""
+    from tests.conftest import committed_results
+
     out = tmp_path_factory.mktemp("runpy")
+    before = committed_results("lab")
     proc = subprocess.run([sys.executable, "run.py", "--quick", "--out", str(out),
                            "--answer-key", str(out / "KEY.md")], cwd=LAB, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+    assert committed_results("lab") == before
     return out
 
 

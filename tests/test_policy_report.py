@@ -175,10 +175,14 @@ def test_render_rejects_an_empty_table(tmp_path):
 
 @pytest.mark.slow
 def test_mandates_experiment_quick_run_writes_its_report(tmp_path):
+    from tests.conftest import committed_results
+
+    before = committed_results("mandates")
     proc = subprocess.run([sys.executable, str(ROOT / "experiments/mandates/run.py"), "--quick",
                            "--out", str(tmp_path)], capture_output=True, text=True,
                           timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+    assert committed_results("mandates") == before
     rows = policy_report.read_table(tmp_path / "mandates.csv")
     assert len(rows) == 12 and rows[0]["regime"] == "none"
     real = [r for r in rows if r["known_fine_local"] is not None]

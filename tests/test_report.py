@@ -184,10 +184,14 @@ def read_study(path: Path) -> dict[str, dict]:
 
 
 def test_study_quick_run_orders_the_controls(tmp_path):
+    from tests.conftest import committed_results
+
+    before = committed_results("five_months_vs_hours")
     proc = subprocess.run([sys.executable, str(STUDY / "run.py"), "--quick", "--runs",
                            str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+    assert committed_results("five_months_vs_hours") == before
     arms = read_study(tmp_path / "out" / "five_months_vs_hours.csv")
     assert list(arms) == ["baseline", "audit_weekly", "audit_daily", "key_rotation",
                           "monitoring_1", "monitoring_2", "monitoring_5", "monitoring_t4_1",

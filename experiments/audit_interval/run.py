@@ -8,7 +8,7 @@ mean dwell, with its 95% confidence interval, to the theory T/p - T/2.
     python experiments/audit_interval/run.py --quick    # smoke-sized run (used by the tests)
 
 Writes ``audit_interval.csv`` (one row per (T, p) arm) and ``audit_interval.png`` into
-``results/`` (or ``--out``).
+``results/`` (``--quick``: ``scratch/``, git-ignored; or ``--out``).
 """
 
 from __future__ import annotations
@@ -112,9 +112,13 @@ def plot(rows: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--quick", action="store_true", help="smoke-sized run")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write (default results/; with --quick scratch/, "
+                             "git-ignored, so a smoke run never replaces the committed results)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = Path(__file__).parent / ("scratch" if args.quick else "results")
     intervals = {k: INTERVALS[k] for k in ("1d", "1mo", "1y")} if args.quick else INTERVALS
     probabilities = (0.1, 0.5) if args.quick else PROBABILITIES
     replications = 100 if args.quick else 2000

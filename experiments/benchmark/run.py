@@ -9,7 +9,8 @@ ratio to the raw rate (``efficiency``); replications per second and per-replicat
 against its lower bound (its own outcome-relevant events / the raw rate); fast mode against
 the exact per-event mode at 10,000 employees (speed-up and two-sample tests); scaling with
 hosts and horizon; peak memory against the number of replications; parallel speed-up.
-Writes ``results/benchmark.json`` and ``results/benchmark.png``; the last line printed is one
+Writes ``results/benchmark.json`` and ``results/benchmark.png`` (``--quick``: into ``scratch/``,
+git-ignored; or ``--out``); the last line printed is one
 JSON object with the headline figures.
 """
 
@@ -276,8 +277,12 @@ def plot(report: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="engine benchmark")
     parser.add_argument("--quick", action="store_true", help="finish within a minute")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write (default results/; with --quick scratch/, "
+                             "git-ignored, so a smoke run never replaces the committed results)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = Path(__file__).parent / ("scratch" if args.quick else "results")
     q = args.quick
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict = {"quick": q, "machine": {"cpus": os.cpu_count(), "python":

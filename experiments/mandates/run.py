@@ -11,9 +11,9 @@ run's), in-process and one arm after another, deterministic for its seed.
     python experiments/mandates/run.py            # 1000 replications per arm (~2 min on 2 cores)
     python experiments/mandates/run.py --quick    # 40 per arm (the tests run this)
 
-Writes into ``results/`` (or ``--out``): ``mandates.csv`` (one row per arm), ``report.html``
-(self-contained, opens offline), ``report.md`` and the four figures it embeds. ``--runs DIR``
-keeps each arm's run dir (``replications.csv`` with the cost columns, ``summary.json``).
+Writes into ``results/`` (``--quick``: ``scratch/``, git-ignored; or ``--out``): ``mandates.csv``
+(one row per arm), ``report.html`` (self-contained, opens offline), ``report.md`` and the four
+figures it embeds. ``--runs DIR`` keeps each arm's run dir (``replications.csv`` with the cost columns, ``summary.json``).
 """
 
 from __future__ import annotations
@@ -136,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replications", type=int, default=None)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write (default results/; with --quick scratch/, "
+                             "git-ignored, so a smoke run never replaces the committed results)")
     parser.add_argument("--runs", type=Path, default=None,
                         help="keep each arm's run dir here (default: a temporary dir)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = Path(__file__).parent / ("scratch" if args.quick else "results")
     n = args.replications or (40 if args.quick else 1000)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
