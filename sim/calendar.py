@@ -100,9 +100,16 @@ class Rhythm:
                 raise ConfigError(key, "must be 24 non-negative numbers (one per local hour)")
         week = np.tile(weights, 7)
         week[5 * 24:] *= weekend_factor  # local Saturday and Sunday
-        if week.sum() <= 0:
-            raise ConfigError(key, "has no active hour: at least one weight must be positive")
-        week = week * (HOURS_PER_WEEK / week.sum())
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            total = week.sum()
+            if total <= 0:
+                raise ConfigError(key, "has no active hour: at least one weight must be "
+                                       "positive")
+            week = week * (HOURS_PER_WEEK / total)
+        if not (np.isfinite(total) and np.all(np.isfinite(week)) and week.max() > 0):
+            # weights near the float limits (1e308, 1e-320): only their ratios matter
+            raise ConfigError(key, "weights overflow or underflow when normalised; use "
+                                   "numbers of ordinary size (only their ratios matter)")
         self.intensity: np.ndarray = week  # by local hour of week, Monday 00:00 first
         self.peak: float = float(week.max())
         self._shift = (calendar.week_offset + utc_offset_hours) % HOURS_PER_WEEK  # >= 0

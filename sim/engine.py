@@ -35,7 +35,7 @@ from sim.calendar import Calendar, Rhythm
 from sim.detectors import Detector, Watch
 from sim.errors import ConfigError
 from sim.insider import Insider, InsiderPlan, InsiderProfile, Session
-from sim.limits import MAX_REPLICATIONS, check_model
+from sim.limits import MAX_HORIZON_HOURS, MAX_REPLICATIONS, check_model
 from sim.network import Network
 from sim.params import allowed_target, build, spec
 from sim.places import Places
@@ -47,9 +47,9 @@ from sim.triage import LazyTriageQueue, TriageParams, TriageQueue
 class ResponseParams:
     """What happens after a detector confirms the insider (config key ``response``)."""
 
-    containment_delay: float = spec(4.0, duration=True,
+    containment_delay: float = spec(4.0, duration=True, hi=MAX_HORIZON_HOURS,
                                     doc="mean time from confirmation to cutting access")
-    containment_cv: float = spec(0.5, lo=0, doc="its coefficient of variation (gamma)")
+    containment_cv: float = spec(0.5, lo=0, hi=100, doc="its coefficient of variation (gamma)")
 
 
 @dataclass(frozen=True)

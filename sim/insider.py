@@ -72,7 +72,8 @@ class InsiderProfile:
                                  doc="weekend activity relative to weekdays (<= 100: all but "
                                      "all at weekends)")
     records_per_session: float = spec(40_000.0, lo=1, doc="mean batch size")
-    batch_cv: float = spec(0.5, lo=0, doc="coefficient of variation of the batch size (gamma)")
+    batch_cv: float = spec(0.5, lo=0, hi=100,
+                           doc="coefficient of variation of the batch size (gamma)")
     requests_per_record: float = spec(4.4, lo=0, lo_open=True,
                                       doc="page requests per record taken")
     ip_addresses: int = spec(50, lo=1, doc="source IPs the requests are spread over")

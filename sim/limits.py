@@ -24,6 +24,8 @@ the limit and why. Each is derived from what the model does and what a machine c
 * :data:`MAX_GRAPH_NODES`: 200,000 generated hosts and datastores; a generated node costs
   about 2 KB and 12 us, so the graph stays under ~0.5 GB and a few seconds in each process
   that builds it (each worker builds its own).
+* :data:`MAX_GRAPH_FILE_BYTES`: 100 MB of GraphML or JSON, about as many nodes; parsing it
+  takes ~1 GB and ~20 s in every process that loads it.
 * :data:`MAX_ANALYSTS`: 100,000 analysts (the queue keeps one slot per analyst).
 * :func:`max_workers`: 4 x the machine's cores (``os.cpu_count()``); more processes only
   compete for the same cores.
@@ -49,6 +51,7 @@ MAX_HORIZON_HOURS = 1000 * YEAR
 MAX_EMPLOYEES = 10_000_000_000
 MAX_RECORDS = 10**15
 MAX_GRAPH_NODES = 200_000
+MAX_GRAPH_FILE_BYTES = 100_000_000
 MAX_ANALYSTS = 100_000
 MAX_REPLICATIONS = 1_000_000
 WORKERS_PER_CORE = 4
@@ -64,16 +67,18 @@ def expected_events(model: Model) -> dict[str, float]:
 
     An upper estimate (the insider may stop early, the triage queue may drop alerts):
     two events per insider session, one per periodic check of each detector with an
-    ``interval``, and every benign false alarm over the horizon and the triage warm-up
+    ``interval``, and every benign false alarm over the horizon (plus the mean containment
+    delay, during which a detected insider goes on) and the triage warm-up
     (``fast`` mode; ``exact`` mode is checked against its own, lower limit in build_model).
     """
-    horizon = model.run.horizon
+    # a detected insider goes on until containment, which may come after the horizon
+    span = model.run.horizon + model.response.containment_delay
     out: dict[str, float] = {}
-    out["insider.sessions_per_day"] = 2.0 * model.plan.profile.sessions_per_day * horizon / 24.0
+    out["insider.sessions_per_day"] = 2.0 * model.plan.profile.sessions_per_day * span / 24.0
     for det in model.detectors:
         interval = getattr(det.params, "interval", None)
         if isinstance(interval, float) and interval > 0:
-            out[f"detectors.{det.name}.interval"] = horizon / interval
+            out[f"detectors.{det.name}.interval"] = span / interval
     rate = 0.0  # benign false alarms per hour, over every detector that scores benign work
     for det in model.detectors:
         if det.scores_benign_activity:
@@ -82,7 +87,7 @@ def expected_events(model: Model) -> dict[str, float]:
                 p = getattr(det.params, "benign_trip_probability", 1.0)
             rate += float(p) * det.benign_rate()
     if rate > 0:
-        out[ALARMS_KEY] = rate * (horizon + model.triage.warmup)
+        out[ALARMS_KEY] = rate * (span + model.triage.warmup)
     return out
 
 
@@ -108,11 +113,15 @@ def check_model(model: Model) -> None:
     if not alarms <= MAX_ALARMS_PER_REPLICATION:
         key = "background.employees" if model.background.params.employees >= 0 \
             else "network.employees"
-        raise ConfigError(key, f"{model.background.employees:.3g} employees would raise about "
-                               f"{alarms:.3g} benign false alarms per replication; the limit is "
+        if model.triage.warmup > horizon:
+            key = "triage.warmup"  # the warm-up before time 0 raises most of them
+        raise ConfigError(key, f"the benign activity at the watched places ("
+                               f"{model.background.employees:.3g} employees, and any traffic "
+                               f"the graph gives) would raise about {alarms:.3g} benign false "
+                               f"alarms per replication (warm-up included); the limit is "
                                f"{MAX_ALARMS_PER_REPLICATION:.0e} (about two minutes and 350 MB "
-                               f"of one core, sim.limits); use fewer employees, stricter "
-                               f"detector thresholds or a shorter horizon")
+                               f"of one core, sim.limits); use fewer employees or less traffic, "
+                               f"stricter detector thresholds or a shorter horizon")
     total = sum(parts.values())
     if not total <= MAX_EVENTS_PER_REPLICATION:  # also catches inf and nan
         key = max(parts, key=lambda k: parts[k] if not math.isnan(parts[k]) else math.inf)

@@ -67,7 +67,7 @@ import numpy as np
 
 from sim.calendar import PROFILES
 from sim.errors import ConfigError, NetworkFileError
-from sim.limits import MAX_EMPLOYEES, MAX_GRAPH_NODES, MAX_RECORDS
+from sim.limits import MAX_EMPLOYEES, MAX_GRAPH_FILE_BYTES, MAX_GRAPH_NODES, MAX_RECORDS
 from sim.params import build, makes, spec
 from sim.timeunits import DAY, YEAR
 
@@ -632,6 +632,12 @@ def load(path: str) -> Network:
     if not Path(path).is_file():
         raise NetworkFileError(path, "no such file")
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_GRAPH_FILE_BYTES:
+            raise NetworkFileError(path, f"is {size / 1e6:.0f} MB; the limit is "
+                                         f"{MAX_GRAPH_FILE_BYTES / 1e6:.0f} MB (about as many "
+                                         f"nodes as the generator's {MAX_GRAPH_NODES}, ~1 GB to "
+                                         f"parse in every process; sim.limits)")
         graph = _read_graphml(path) if suffix == ".graphml" else _read_json(path)
     except OSError as err:
         raise NetworkFileError(path, f"cannot read: {err.strerror or err}") from None

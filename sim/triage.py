@@ -50,7 +50,8 @@ class TriageParams:
     shift_hours: float = spec(9.0, lo=0, hi=24, lo_open=True, doc="office hours length")
     utc_offset_hours: float = spec(9.0, lo=-12, hi=14, doc="the firm's time zone (Korea: +9)")
     triage_time: float = spec(0.25, duration=True, doc="mean time to triage one alert")
-    triage_time_cv: float = spec(1.0, lo=0, doc="coefficient of variation (1 = exponential)")
+    triage_time_cv: float = spec(1.0, lo=0, hi=100,
+                                 doc="coefficient of variation (1 = exponential)")
     max_alert_age: float = spec(math.inf, duration=True, allow_inf=True,
                                 doc="alerts older than this are dropped unreviewed")
     confirm_probability: float = spec(0.9, lo=0, hi=1,

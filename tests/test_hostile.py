@@ -89,14 +89,14 @@ _MONITOR = {"_target_": "sim.detectors.ContinuousMonitoring", "threshold": 3.0}
     # would raise billions of benign alarms, or hold a list per analyst
     ({"background": {"employees": 10**12}}, "background.employees", r"in \[-1, 1e\+10\]"),
     ({"background": {"employees": 10**9}, "detectors": {"m": _MONITOR}},
-     "background.employees", r"benign false alarms per replication; the limit is 1e\+07"),
+     "background.employees", r"benign false alarms per replication .*the limit is 1e\+07"),
     ({"network": {"_target_": "sim.network.generate", "employees": 10**12}},
      "network.employees", r"in \[0, 1e\+10\]"),
     ({"network": {"_target_": "sim.network.generate", "employees": 10**9},
       "background": {"employees": -1}, "detectors": {"m": _MONITOR}},
      "network.employees", r"benign false alarms"),
     ({"insider": {"sessions_per_day": 1e9}}, "insider.sessions_per_day",
-     r"about 7.3e\+11 events .* the limit is 1e\+08 per replication"),
+     r"about 7.3\d*e\+11 events .* the limit is 1e\+08 per replication"),
     ({"detectors": {"audit": {"_target_": "sim.detectors.PeriodicAudit",
                               "interval": 1e-300}}},
      "detectors.audit.interval", r"events .*change detectors.audit.interval or shorten"),
@@ -125,6 +125,20 @@ _MONITOR = {"_target_": "sim.detectors.ContinuousMonitoring", "threshold": 3.0}
     ({"start": "2025-06-24T00:00:00"}, "start",
      r"needs a UTC offset, e\.g\. 2025-06-24T00:00:00\+09:00 .* or 2025-06-24T00:00:00Z"),
     ({"start": "2025-06-24"}, "start", r"needs a UTC offset"),
+    # found while trying: a hang (the insider goes on until containment, past the horizon),
+    # gamma shapes of 1/cv**2 that underflow, weights whose sum overflows
+    ({"response": {"containment_delay": 1e300}}, "response.containment_delay",
+     r"must be <= 8.766e\+06"),
+    ({"response": {"containment_delay": "900y"}, "insider": {"sessions_per_day": 20_000}},
+     "insider.sessions_per_day", r"events"),
+    ({"response": {"containment_cv": 1e300}}, "response.containment_cv", r"in \[0, 100\]"),
+    ({"insider": {"batch_cv": 1e300}}, "insider.batch_cv", r"in \[0, 100\]"),
+    ({"triage": {"triage_time_cv": 1e300}}, "triage.triage_time_cv", r"in \[0, 100\]"),
+    ({"insider": {"profile": [1e308] * 24}}, "insider.profile", r"overflow or underflow"),
+    ({"background": {"profile": [1e-320] + [0] * 23}}, "background.profile",
+     r"overflow or underflow"),
+    ({"triage": {"warmup": 1e300}, "detectors": {"m": _MONITOR}}, "triage.warmup",
+     r"benign false alarms"),
 ])
 def test_what_cannot_be_simulated_is_refused_naming_key_and_limit(over, key, what):
     with pytest.raises(ConfigError) as info:
@@ -236,6 +250,16 @@ def test_graph_file_counts_beyond_reason_are_refused(tmp_path, kw, what):
 
 def test_graph_file_with_exact_float_counts_still_loads(tmp_path):
     assert load(str(_json_graph(tmp_path, records=5000.0))).total_records(["store"]) == 5000
+
+
+def test_graph_file_over_the_size_limit_is_refused_before_reading(tmp_path):
+    from sim.limits import MAX_GRAPH_FILE_BYTES
+
+    path = tmp_path / "huge.graphml"
+    with open(path, "wb") as f:
+        f.truncate(MAX_GRAPH_FILE_BYTES + 1)  # sparse: no disk, and never read
+    with pytest.raises(NetworkFileError, match=r"is 100 MB; the limit is 100 MB"):
+        load(str(path))
 
 
 def test_deeply_nested_json_graph_is_one_line_not_a_recursion_error(tmp_path):
