@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator, Mapping
 from collections import deque
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 

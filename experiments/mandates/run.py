@@ -13,7 +13,8 @@ run's), in-process and one arm after another, deterministic for its seed.
 
 Writes into ``results/`` (``--quick``: ``scratch/``, git-ignored; or ``--out``): ``mandates.csv``
 (one row per arm), ``report.html`` (self-contained, opens offline), ``report.md`` and the four
-figures it embeds. ``--runs DIR`` keeps each arm's run dir (``replications.csv`` with the cost columns, ``summary.json``).
+figures it embeds. ``--runs DIR`` keeps each arm's run dir (``replications.csv`` with the cost
+columns, ``summary.json``).
 """
 
 from __future__ import annotations
