@@ -602,7 +602,23 @@ def describe_hydra_error(exc: BaseException, argv: Sequence[str]) -> str:
             allowed = f"{parent} has no keys of its own" if parent else "see conf/config.yaml"
         return (f"{key}: unknown key; {hint}{allowed} (+{key}=VALUE adds a new key where one "
                 f"is allowed, e.g. +detectors.NAME)")
-    arg = next((a for a in argv if a in text), None)
+    override = getattr(exc, "override", None)  # OverrideParseException names its override
+    if isinstance(override, str) and override:
+        return f"{override}: cannot parse this override: {first}"
+    if first.startswith("Ambiguous value for argument"):
+        arg = next((a for a in argv if a in first), "command line")
+        return (f"{arg}: a list of values is a sweep; run it with -m (--multirun), or quote a "
+                f"list as '[a,b]'")
+    missing = re.search(r"Could not find '([^'/]+)/([^']+)'", first)
+    if missing:
+        group, option = missing.groups()
+        arg = next((a for a in argv if a.lstrip("+~").startswith(group)
+                    and a.endswith(f"={option}")), f"{group}={option}")
+        options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        return f"{arg}: unknown {group}; choose one of {', '.join(options) or '(none)'}"
+    quoted = re.findall(r"'([^']+)'", first)
+    arg = next((a for a in argv if a in text), None) or next(
+        (q for q in quoted if any(q in a for a in argv)), None)
     return f"{arg or 'command line'}: {first}"
 
 

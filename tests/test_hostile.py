@@ -384,6 +384,11 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
      "error: detectors.audit.intervall: unknown key; did you mean detectors.audit.interval?"),
     (["triage.analyst=2"], "error: triage.analyst: unknown key; did you mean triage.analysts?"),
     (["-m", "foo=1,2"], "error: foo: unknown key"),
+    (["+detector@detectors.x=nope"],
+     "error: +detector@detectors.x=nope: unknown detector; choose one of continuous_monitoring"),
+    (["horizon=[1"], "error: horizon=[1: cannot parse this override"),
+    (["detectors.x=1,2"], "error: detectors.x=1,2: a list of values is a sweep; run it with -m"),
+    (["trace=false", "-m", "foo=1,2"], "error: foo: unknown key"),  # -m after an override
     (["hydra.run.dir=/proc/foo"], "error: hydra.run.dir: cannot write /proc/foo"),
     (["hydra.run.dir=/etc/hostname/run"], "error: hydra.run.dir: cannot write"),
     (["-m", "seed=1,2", "hydra.sweep.dir=/proc/foo"],
