@@ -89,7 +89,7 @@ _MONITOR = {"_target_": "sim.detectors.ContinuousMonitoring", "threshold": 3.0}
     # would raise billions of benign alarms, or hold a list per analyst
     ({"background": {"employees": 10**12}}, "background.employees", r"in \[-1, 1e\+10\]"),
     ({"background": {"employees": 10**9}, "detectors": {"m": _MONITOR}},
-     "background.employees", r"benign false alarms per replication .*the limit is 1e\+07"),
+     "background.employees", r"benign false alarms per replication .*the limit is 1e\+08"),
     ({"network": {"_target_": "sim.network.generate", "employees": 10**12}},
      "network.employees", r"in \[0, 1e\+10\]"),
     ({"network": {"_target_": "sim.network.generate", "employees": 10**9},
