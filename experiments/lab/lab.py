@@ -12,10 +12,10 @@
 #
 # * **Part A**: the controls Coupang had: a monthly access-log audit, per-IP volume rules and
 #   outside discovery. Then audit cadence, and key rotation.
-# * **Part B**: behavioural monitoring feeding an analyst team: the alert threshold and the
-#   number of analysts.
+# * **Part B**: behavioural monitoring feeding an analyst team: where the sensor sits, the
+#   alert threshold and the number of analysts.
 #
-# Answer the questions marked **Q1** to **Q14** in your own words, with numbers from your
+# Answer the questions marked **Q1** to **Q15** in your own words, with numbers from your
 # tables and figures. Every setting is a list of command-line overrides: anything you see here
 # can be run as `python -m sim OVERRIDES...` from the repository root.
 #
@@ -60,8 +60,8 @@ lab.show(baseline_trace.files["network"])
 # The timeline. The time axis is linear over the first day and logarithmic after it, so the
 # first evening and the fifth month fit on one page (read the ticks: the right half of the
 # plot is months long). Top: records taken so far, with a tick per session. Then each monthly
-# audit: the bar is the month of logs it reviewed, the dot is orange if the insider was active
-# in that month and the audit missed them, grey if there was nothing to find. Then the benign
+# audit: the bar is the month of logs it reviewed, the dot is orange if the insider's lines
+# were in that month's log and the audit missed them, grey if there was nothing to find. Then the benign
 # alerts of the volume rules, and the analysts' queue.
 
 # %%
@@ -72,9 +72,12 @@ lab.show(baseline_trace.files["timeline"])
 # they take, and what ended the breach?
 #
 # **Q2.** How many audits had the insider's activity in the month they reviewed, and how many
-# found it? One audit reviews 10% of the logs (`coverage`) and an auditor recognises what is in
-# front of them half the time (`recognition`). What is the chance that one audit catches an
-# insider active in its window? That five such audits in a row all miss?
+# found it? The audit reads the customer database's access log, where each session of the
+# insider leaves one line among the API's own lines (the printout gives the insider's lines in
+# each audit's month). An audit samples 1% of the lines (`coverage`), and an auditor recognises
+# a sampled insider line as suspicious 5% of the time (`recognition`). What is the chance that
+# one given insider line is caught? With about 100 insider lines in a month, what is the chance
+# that one monthly audit catches the insider? That five audits in a row all miss?
 #
 # **Q3.** The per-IP volume rule fires above 1,000 requests per address and hour. The insider
 # spreads 630 requests per address-hour over 300 addresses. Why did the rule never fire? What
@@ -101,20 +104,29 @@ lab.show(lab.table([baseline], ["dwell", "caught_by", "records", "ended"]))
 
 # %%
 cadence = lab.sweep(BASELINE, "detectors.audit.interval", ["1mo", "2w", "1w", "1d"], N, SEED)
-lab.show(lab.table(cadence, ["dwell", "within_30d", "caught_by", "records"]))
+lab.show(lab.table(cadence, ["audit_lines", "dwell", "within_30d", "caught_by", "records"]))
 
 # %% [markdown]
-# **Q5.** Daily audits run about thirty times as often as monthly ones. By what factor do they
-# shorten the median time to detection, and how many fewer records are taken? Why does going
-# from monthly to every two weeks change so little?
+# **Q5.** Daily audits run about thirty times as often as monthly ones, and each samples the
+# same 1% of the lines in its own day. Why does auditing daily barely change the median time
+# to detection or the records taken? What does a more frequent audit buy, and what would it
+# take to catch the insider sooner?
 #
-# **Q6.** Instead of auditing more often, an auditor can look at more of the logs. Keep the
-# monthly cadence and raise the coverage. Which is better value: ten times the coverage, or
-# four times the cadence (weekly)?
+# **Q6.** Instead of auditing more often, the auditor can sample more of the lines. Keep the
+# monthly cadence and raise the coverage: 10%, 30.4%, all of them. The last row audits
+# *daily* with coverage 30.4%: a day holds 1/30.4 of a month's lines, so each daily audit
+# samples as many lines as the monthly 1% audit did, and a month of them as many as one
+# monthly audit at 30.4%. (a) How does the median time to detection follow the lines sampled
+# a month? (b) At the same lines a month (30.4% monthly against 30.4% daily), what does the
+# daily cadence buy? (c) Which is better value: all the lines once a month, or 30.4% daily?
 
 # %%
-coverage = lab.sweep(BASELINE, "detectors.audit.coverage", [0.1, 0.5, 1.0], N, SEED)
-lab.show(lab.table(coverage, ["dwell", "within_30d", "caught_by", "records"]))
+coverage = [
+    *lab.sweep(BASELINE, "detectors.audit.coverage", [0.01, 0.1, 0.304, 1.0], N, SEED),
+    lab.run([*BASELINE, "detectors.audit.interval=1d", "detectors.audit.coverage=0.304"], N,
+            SEED, label="interval=1d, coverage=0.304"),
+]
+lab.show(lab.table(coverage, ["audit_lines", "dwell", "within_30d", "caught_by", "records"]))
 
 # %% [markdown]
 # ### A4. Rotate the keys
@@ -144,8 +156,12 @@ lab.show(lab.table(rotation, ["dwell", "records", "caught_by", "ended"]))
 #
 # ### B1. What monitoring did to the same breach
 #
-# `coupang_2025_monitored` adds behavioural monitoring of API use (it scores each session and
-# alerts above a threshold) and a 24/7 team of five analysts.
+# `coupang_2025_monitored` adds behavioural monitoring at the API gateway, where about ten
+# million customer sessions a day come in: it scores each client's session on three features
+# (records, request rate and number of addresses, against the customers' own) and alerts above
+# a threshold (5.0: about 3 benign alerts a day). A 24/7 team of five analysts reviews the
+# alerts. The third row below moves the same monitor to the customer database's logs
+# (`detectors.monitoring.watch=kind:datastore`).
 
 # %%
 MONITORED = ["scenario=coupang_2025_monitored"]
@@ -155,61 +171,73 @@ lab.show(monitored_trace.files["timeline"])
 
 # %%
 monitored = lab.run(MONITORED, N, SEED, label="+ monitoring, 5 analysts 24/7")
-lab.show(lab.table([baseline, monitored], ["dwell", "within_24h", "caught_by", "records"]))
+at_datastore = lab.run([*MONITORED, "detectors.monitoring.watch=kind:datastore"], N, SEED,
+                       label="+ the same monitoring at the database")
+lab.show(lab.table([baseline, monitored, at_datastore],
+                   ["dwell", "within_24h", "caught_by", "records"]))
 
 # %% [markdown]
 # **Q9.** In the traced replication, when was the first true alert raised, when was the
 # insider confirmed and when contained? How many records were taken between detection and
 # containment, and which setting of the model governs that?
 #
-# ### B2. A busy Monday: the alert threshold
+# **Q10.** At the database, the same monitor with the same threshold catches nothing. Why?
+# (Think of who calls the database, and from how many addresses.) What does that say about
+# where a sensor should sit?
 #
-# The scenario above starts at midnight, when the night shift has little to do. Real teams are
-# busiest in office hours. From here on, time 0 is **Monday 09:00 in Seoul**, when the insider's
-# access becomes possible; they log on in their own evening, after the analysts have had a day
-# of benign alerts (so every time below includes those ~11 hours before the first session).
-# Now change the alert threshold: a lower threshold flags more of the insider's sessions *and*
-# more benign behaviour.
+# ### B2. A busy Monday, a small team: the alert threshold
+#
+# The scenario above starts at midnight, when customers sleep and the queue is short. From
+# here on, time 0 is **Monday 09:00 in Seoul**, when the insider's access becomes possible;
+# they log on in their own evening, which is also when customers shop most, after the
+# analysts have had a day of benign alerts (so every time below includes those ~11 hours
+# before the first session). And the team is smaller: **two analysts** on shift. Now change
+# the alert threshold: a lower threshold flags more of the insider's sessions *and* more of
+# the customers' (each step of 0.5 down multiplies the benign alerts by about ten).
 
 # %%
 BUSY = [*MONITORED, "start=2025-06-23T09:00:00+09:00", "++insider.first_session_at_start=false"]
-thresholds = lab.sweep(BUSY, "detectors.monitoring.threshold", [2.0, 2.5, 3.0, 3.5, 4.0, 5.0],
-                       N, SEED)
-lab.show(lab.table(thresholds, ["tpr_fpr", "dwell", "within_24h", "false_alerts", "dropped",
-                                "wait"]))
+thresholds = lab.sweep([*BUSY, "triage.analysts=2"], "detectors.monitoring.threshold",
+                       [4.0, 4.5, 5.0, 5.5, 6.0, 7.0], N, SEED)
+lab.show(lab.table(thresholds, ["tpr_fpr", "benign_per_day", "dwell", "within_24h",
+                                "false_alerts", "dropped", "wait"]))
 
 # %% [markdown]
-# **Q10.** Which threshold gives the shortest median time to detection? Below it, how many
-# benign alerts does a replication bring and how many age out unreviewed (alerts older than a
-# day are dropped)? Explain why a detector that flags *more* of the insider's sessions can
-# catch them *later*.
+# **Q11.** Which thresholds give the shortest median time to detection with two analysts? At
+# the lowest threshold, how many benign alerts does a replication bring and how many age out
+# unreviewed (alerts older than a day are dropped)? Explain why a detector that flags *more*
+# of the insider's sessions can catch them *later*.
 #
-# **Q11.** Above the best threshold the queue is quiet. What limits detection there?
+# **Q12.** At the highest thresholds the queue is quiet. What limits detection there?
 #
 # ### B3. The analysts
 #
-# Back to the default threshold (3.0); change the number of analysts on shift.
+# Keep the sensitive threshold 4.0 (about 300 benign alerts a day) and change the number of
+# analysts on shift.
 
 # %%
-analysts = lab.sweep(BUSY, "triage.analysts", [1, 2, 3, 5, 10], N, SEED)
+SENSITIVE = [*BUSY, "detectors.monitoring.threshold=4.0"]
+analysts = lab.sweep(SENSITIVE, "triage.analysts", [1, 2, 3, 4, 5, 10], N, SEED)
 lab.show(lab.table(analysts, ["dwell", "within_24h", "false_alerts", "dropped", "wait"]))
 
 # %%
-one_analyst_trace = lab.trace([*BUSY, "triage.analysts=1"], OUT, "busy_monday_1_analyst",
+one_analyst_trace = lab.trace([*SENSITIVE, "triage.analysts=1"], OUT, "busy_monday_1_analyst",
                               seed=SEED)
 print(one_analyst_trace.describe())
 lab.show(one_analyst_trace.files["timeline"])
 
 # %% [markdown]
-# **Q12.** How many analysts does the team need before one more stops helping? Estimate the
-# load from the one-analyst timeline: read off how many benign alerts a day the monitor
-# raises in office hours (the benign-alert panel), turn it into alerts per hour, and multiply
-# by the time one alert takes (`triage.triage_time`: 15 minutes in this scenario). How many
-# analysts does that keep busy?
+# **Q13.** At threshold 4.0, how many analysts does the team need before one more stops
+# helping? Estimate the load: take the benign alerts a day (the column in the B2 table, or the
+# benign-alert panel of the one-analyst timeline), turn them into alerts per hour, and
+# multiply by the time one alert takes (`triage.triage_time`: 15 minutes in this scenario).
+# How many analysts does that keep busy on average? Customers shop most in the evening: why
+# does a team that just covers the average still fall behind? And how many analysts would the
+# preset threshold 5.0 need?
 #
-# **Q13.** In the one-analyst timeline, how long did the insider's first true alert wait for
+# **Q14.** In the one-analyst timeline, how long did the insider's first true alert wait for
 # an analyst? What happened to the queue overnight, and why does the insider's evening timing
 # matter?
 #
-# **Q14.** You can make one change to Coupang's controls. Which would you choose, and why?
+# **Q15.** You can make one change to Coupang's controls. Which would you choose, and why?
 # Use numbers from your tables, and say what your choice does *not* fix.

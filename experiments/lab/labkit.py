@@ -131,6 +131,9 @@ class Outcome:
             "alerts_dropped": self.mean("alerts_dropped"),
             "mean_triage_wait_hours": self.mean("mean_triage_wait_hours"),
             "sessions": self.mean("sessions"),
+            "insider_lines_sampled_a_month": insider_lines_sampled_a_month(self),
+            "insider_flag_rate": insider_flag_rate(self.model),
+            "benign_alerts_per_day": benign_alerts_per_day(self.model),
         }
 
 
@@ -168,13 +171,89 @@ def pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _count(x: float) -> str:
+    """``317``, ``2.9``, ``0.19``: two significant figures below 10."""
+    return f"{x:,.0f}" if x >= 10 else f"{x:.2g}"
+
+
 def one_in(p: float) -> str:
     """A small probability as ``1 in 741``."""
     return "never" if p <= 0 else f"1 in {records_text(1 / p) if 1 / p >= 1e4 else f'{1 / p:,.0f}'}"
 
 
 def _monitor(o: Outcome) -> Any:
-    return next((d for d in o.model.detectors if hasattr(d, "true_positive_rate")), None)
+    return monitor(o.model)
+
+
+def monitor(model: Model) -> Any:
+    """The setting's continuous monitoring detector (``None`` if it has none)."""
+    return next((d for d in model.detectors if type(d).__name__ == "ContinuousMonitoring"),
+                None)
+
+
+def audit(model: Model) -> Any:
+    """The setting's periodic audit (``None`` if it has none)."""
+    return next((d for d in model.detectors if type(d).__name__ == "PeriodicAudit"), None)
+
+
+def insider_flag_rate(model: Model, draws: int = 4000) -> float:
+    """Chance the monitor flags one insider session at one or more of the places it watches on
+    the session's walk, averaged over the insider's batch sizes (gamma, as the engine draws
+    them; a fixed stream, so the number is the same every time) and targets.
+
+    This is the engine's own score (:meth:`sim.scoring.ScoreModel.detection_probability`) for
+    the insider's request rate and addresses: what the ``tpr_fpr`` column shows.
+    """
+    from sim.insider import Session
+
+    det = monitor(model)
+    if det is None:
+        return math.nan
+    prof = model.plan.profile
+    cap = prof.max_session_hours * prof.ip_addresses * prof.request_rate_per_ip \
+        / prof.requests_per_record
+    if prof.batch_cv > 0:
+        shape = 1.0 / prof.batch_cv ** 2
+        batches = np.random.default_rng(0).gamma(shape, prof.records_per_session / shape, draws)
+    else:
+        batches = np.array([prof.records_per_session])
+    batches = np.minimum(np.maximum(batches, 1.0), cap)
+    edges = model.plan.edges
+    per_target = []
+    for target, walk in det.on_walk.items():
+        chances = []
+        for records in batches.tolist():
+            session = Session(0, 0.0, 1.0, target, int(records),
+                              records * prof.requests_per_record, prof.ip_addresses,
+                              prof.request_rate_per_ip, True)
+            miss = 1.0
+            for node in walk:
+                miss *= 1.0 - det.score.detection_probability(session, det.traffic[node],
+                                                              node in edges[target])
+            chances.append(1.0 - miss)
+        per_target.append(float(np.mean(chances)))
+    return float(np.mean(per_target)) if per_target else 0.0
+
+
+def benign_alerts_per_day(model: Model) -> float:
+    """The monitor's expected benign alerts a day (a weekly mean: benign observations an hour
+    at its places x its false-positive rate x 24)."""
+    det = monitor(model)
+    return det.benign_rate() * det.false_positive_rate * 24.0 if det is not None else math.nan
+
+
+def insider_lines_sampled_a_month(o: Outcome) -> float:
+    """Insider log lines the audit samples in a month, on average while the insider is active:
+    ``coverage`` x the insider's lines a month at the audited places (sessions per hour of
+    access in these replications x the watched assets on a walk x 730.5 h). The cadence does
+    not enter: that is the point."""
+    det = audit(o.model)
+    if det is None:
+        return math.nan
+    hours = sum(r.access_hours for r in o.results)
+    sessions = sum(r.sessions for r in o.results)
+    lines = np.mean([len(w) for w in det.on_walk.values()]) if det.on_walk else 0.0
+    return det.params.coverage * lines * sessions / hours * 730.5 if hours > 0 else math.nan
 
 
 #: Columns a table can show: name -> (header, function of an Outcome).
@@ -188,8 +267,11 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "ended": ("access ended by", lambda o: ", ".join(f"{k} {pct(v)}"
                                                      for k, v in o.access_ended_by().items())),
     "tpr_fpr": ("flags insider sessions / benign ones", lambda o: (
-        f"{pct(_monitor(o).true_positive_rate)} / {one_in(_monitor(o).false_positive_rate)}"
+        f"{pct(insider_flag_rate(o.model))} / {one_in(_monitor(o).false_positive_rate)}"
         if _monitor(o) else "-")),
+    "benign_per_day": ("benign alerts a day", lambda o: _count(benign_alerts_per_day(o.model))),
+    "audit_lines": ("insider lines sampled a month",
+                    lambda o: f"{insider_lines_sampled_a_month(o):.1f}"),
     "false_alerts": ("benign alerts per run", lambda o: f"{o.mean('false_alerts'):,.0f}"),
     "dropped": ("alerts aged out per run", lambda o: f"{o.mean('alerts_dropped'):,.0f}"),
     "wait": ("mean triage wait", lambda o: (
@@ -254,6 +336,8 @@ class Traced:
             "audits": len(audits),
             "audits_with_insider": sum(a["present"] for a in audits),
             "audits_found": sum(a["found"] for a in audits),
+            "audit_lines": [int(e.get("insider_lines", 0)) for e in self.events
+                            if e.get("action") == "audit"],
             "true_alerts": len(tl.true_alerts),
             "true_alert_waits_hours": [a["start"] - a["t"] for a in tl.true_alerts
                                        if not math.isnan(a["start"])],
@@ -280,6 +364,8 @@ class Traced:
         if f["audits"]:
             lines.append(f"  audits: {f['audits']}, {f['audits_with_insider']} with the insider "
                          f"in the period reviewed, {f['audits_found']} found them")
+            lines.append("  insider lines in each audit's window: "
+                         + ", ".join(str(k) for k in f["audit_lines"]))
         if f["true_alerts"] or f["benign_alerts"]:
             lines.append(f"  alerts: {f['true_alerts']} true, {f['benign_alerts']:,} benign; "
                          f"longest queue {f['max_queue']}")
