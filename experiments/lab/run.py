@@ -101,6 +101,7 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     rotation: list[lab.Outcome] = ns["rotation"]
     mon_t: lab.Traced = ns["monitored_trace"]
     monitored: lab.Outcome = ns["monitored"]
+    at_store: lab.Outcome = ns["at_datastore"]
     thresholds: list[lab.Outcome] = ns["thresholds"]
     analysts: list[lab.Outcome] = ns["analysts"]
     one_t: lab.Traced = ns["one_analyst_trace"]
@@ -149,15 +150,23 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
          "data)." if f["access_ended_by"] == "exhausted" else "."))
     w("")
     idle = f["audits"] - f["audits_with_insider"]
+    full_months = [k for k in f["audit_lines"] if k > 0]
+    lines_month = lab.insider_lines_sampled_a_month(base) / audit.coverage
+    q = 1 - (1 - p) ** lines_month
     w(f"**Q2.** {f['audits_with_insider']} of the {f['audits']} audits had the insider's "
       f"activity in the period they reviewed; {f['audits_found']} found it"
       + (f" (the other {idle} came after the insider had stopped, with nothing to find)"
          if idle and f["access_ended_by"] != "containment" else "")
-      + ". One audit catches an active "
-      f"insider with p = coverage x recognition = {audit.coverage:g} x {audit.recognition:g} "
-      f"= {p:.2f}; five audits in a row all miss with (1 - p)^5 = {(1 - p) ** 5:.2f}. On "
-      f"average it takes 1/p = {1 / p:.0f} audits, {1 / p:.0f} months at a monthly cadence, "
-      f"to catch an insider who is active every month.")
+      + ". The insider's lines in those windows: "
+      + ", ".join(str(k) for k in full_months)
+      + f" (a full month holds about {lines_month:.0f}: one per session). One given insider "
+        f"line is caught with p = coverage x recognition = {audit.coverage:g} x "
+        f"{audit.recognition:g} = {p:.4f}, one in {1 / p:,.0f}. With K = {lines_month:.0f} "
+        f"lines in its month an audit catches the insider with 1 - (1 - p)^K = {P(q)} "
+        f"(about K x p while that is small); five audits in a row all miss with "
+        f"(1 - {q:.3f})^5 = {(1 - q) ** 5:.2f}. On average it takes 1/{q:.3f} = {1 / q:.0f} "
+        f"monthly audits to catch an insider who is active every month: longer than the "
+        f"data lasts (about five months).")
     w("")
     rate = insider.request_rate_per_ip
     total = rate * insider.ip_addresses
@@ -172,38 +181,73 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"months); caught by: {shares(base)}; median records taken {R(base.median_records())}. "
       f"Outside discovery has a hazard that grows with what has leaked, so once tens of "
       f"millions of records are out it surfaces within months; the audit's chance is only "
-      f"{p:.2f} a month, and it is zero once the data is gone and the insider stops "
+      f"{P(q)} a month, and it is zero once the data is gone and the insider stops "
       f"(audits then review months with no insider activity). Access ends by: "
       + ", ".join(f"{k} {P(v)}" for k, v in base.access_ended_by().items()) + ".")
     w("")
-    w(lab.table(cadence, ["dwell", "within_30d", "caught_by", "records"]).markdown())
+    w(lab.table(cadence, ["audit_lines", "dwell", "within_30d", "caught_by",
+                          "records"]).markdown())
     w("")
     monthly, daily = cadence[0], cadence[-1]
-    fortnight = cadence[1]
-    factor = monthly.median_dwell() / daily.median_dwell()
-    w(f"**Q5.** Daily audits cut the median time to detection from {dwell(monthly)} to "
-      f"{dwell(daily)}" + (f", a factor of about {factor:.0f}" if math.isfinite(factor) else "")
-      + f", and the median records taken from {R(monthly.median_records())} to "
-        f"{R(daily.median_records())}. The audit still needs about 1/p = {1 / p:.0f} looks at "
-        f"the insider: {1 / p:.0f} days with daily audits, but "
-        f"{H(1 / p * 14 * DAY)} with audits every two weeks, longer than the data lasts "
-        f"(about five months) and than outside discovery takes. So auditing every two "
-        f"weeks shortens the median only to {dwell(fortnight)} "
-        f"({R(fortnight.median_records())} records): cadence pays off only once 1/p "
-        f"intervals are short compared with the breach.")
+    daily_lines = lines_month / 30.44
+    q_day = 1 - (1 - p) ** daily_lines
+    audit_shares = [o.caught_by().get("audit", 0.0) for o in cadence]
+    share = sum(audit_shares) / len(audit_shares)
+    spread = max(audit_shares) - min(audit_shares)
+    noise = 1.96 * math.sqrt(2 * share * (1 - share) / n)  # 95%, difference of two shares
+    w(f"**Q5.** Daily audits: median time to detection {dwell(daily)} against {dwell(monthly)} "
+      f"monthly, records {R(daily.median_records())} against "
+      f"{R(monthly.median_records())}; the audit ends " + ", ".join(
+          f"{P(o.caught_by().get('audit', 0.0))} at `{o.label}`" for o in cadence)
+      + f" of the breaches ("
+      + ("the same within sampling noise" if spread <= noise else "a spread above sampling noise")
+      + f": ±{100 * noise:.0f} points for the difference of two shares near "
+        f"{P(share)} at {n} replications). A daily "
+        f"audit samples 1% of one day's ~{daily_lines:.1f} insider lines and catches with "
+        f"1 - (1 - p)^{daily_lines:.1f} = {100 * q_day:.2f}%; thirty of them catch with "
+        f"1 - (1 - {q_day:.4f})^30.4 = {P(1 - (1 - q_day) ** 30.44)} a month, the same as "
+        f"one monthly audit ({P(q)}): every line is still sampled with the same chance p, "
+        f"and the insider lines sampled a month stay at "
+        f"{lab.insider_lines_sampled_a_month(daily):.1f} whatever the cadence (first "
+        f"column). Cadence only shortens the lag between the line that gives the insider away "
+        f"and the audit that reads it (at most one interval: a month against a day), which "
+        f"is nothing next to the ~{1 / q:.0f} months the audit needs on average. To catch "
+        f"the insider sooner the audit must sample more insider lines a month (higher "
+        f"coverage: more effort, or tooling that samples more) or recognise them better "
+        f"(recognition: e.g. queries that make a forged-token read stand out).")
     w("")
-    w(lab.table(coverage, ["dwell", "within_30d", "caught_by", "records"]).markdown())
+    w(lab.table(coverage, ["audit_lines", "dwell", "within_30d", "caught_by",
+                           "records"]).markdown())
     w("")
-    full = coverage[-1]
-    weekly = next(o for o in cadence if o.label.endswith("=1w"))
-    better = full if full.median_dwell() <= weekly.median_dwell() else weekly
-    w(f"**Q6.** Monthly audits of all the logs (coverage 1.0, p = {audit.recognition:g}): "
-      f"{dwell(full)}, {R(full.median_records())} records; weekly audits of 10% "
-      f"(p = {p:.2f}): {dwell(weekly)}, {R(weekly.median_records())} records. "
-      f"{'Looking at everything once a month' if better is full else 'Weekly audits'} "
-      f"is the better buy here: what matters is the chance per look times the number of "
-      f"looks before the data is gone, and raising p from {p:.2f} to {audit.recognition:g} "
-      f"gains more than four times as many looks.")
+    by_label = {o.label: o for o in coverage}
+    c10, c30, c100 = (by_label["coverage=0.1"], by_label["coverage=0.304"],
+                      by_label["coverage=1.0"])
+    d30 = coverage[-1]
+    full = c100
+
+    def line(o: lab.Outcome) -> str:
+        return (f"{lab.insider_lines_sampled_a_month(o):.0f} insider lines sampled a month, "
+                f"{dwell(o)}, "
+                f"{R(o.median_records())} records")
+
+    w(f"**Q6.** (a) Monthly, the median time to detection falls as the lines sampled a month "
+      f"rise: coverage 1%: {line(coverage[0])}; 10%: {line(c10)}; 30.4%: {line(c30)}; "
+      f"all: {line(c100)}. The chance per audit is 1 - (1 - recognition)^(lines sampled): "
+      f"{P(1 - (1 - audit.recognition) ** (0.1 * lines_month))}, "
+      f"{P(1 - (1 - audit.recognition) ** (0.304 * lines_month))} and "
+      f"{P(1 - (1 - audit.recognition) ** lines_month)}; once it is near 1 the first audit "
+      f"after the insider starts catches them, and what is left is the wait for that audit "
+      f"(half a month on average, plus the rest of the month). (b) At the same lines a month "
+      f"(30.4%), auditing daily instead of monthly cuts the median from {dwell(c30)} to "
+      f"{dwell(d30)} and the records from {R(c30.median_records())} to "
+      f"{R(d30.median_records())}: with enough effort, cadence buys a shorter lag. "
+      f"(c) Daily audits of 30.4% sample {lab.insider_lines_sampled_a_month(d30):.0f} "
+      f"insider lines a month, a third of the monthly full review "
+      f"({lab.insider_lines_sampled_a_month(c100):.0f}), and still catch sooner "
+      f"({dwell(d30)} against {dwell(c100)}): "
+      f"{'the daily audit is the better buy' if d30.median_dwell() < c100.median_dwell() else 'here the monthly full review is the better buy'}"
+      f". Effort (lines sampled) decides whether an audit can catch at all; cadence only "
+      f"decides how soon after, and pays once the effort is there.")
     w("")
     w(lab.table(rotation, ["dwell", "records", "caught_by", "ended"]).markdown())
     w("")
@@ -230,7 +274,8 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     resp = mon_t.model.response
     w("## Part B")
     w("")
-    w(lab.table([base, monitored], ["dwell", "within_24h", "caught_by", "records"]).markdown())
+    w(lab.table([base, monitored, at_store], ["dwell", "within_24h", "caught_by",
+                                               "records"]).markdown())
     w("")
     after = g["records"] - (g["records_at_detection"] or 0)
     w(f"**Q9.** First true alert at {H(first_alert)} (the analytics latency after the first "
@@ -243,45 +288,75 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"{dwell(monitored)} and the records from {R(base.median_records())} to "
       f"{R(monitored.median_records())}.")
     w("")
-    w(lab.table(thresholds, ["tpr_fpr", "dwell", "within_24h", "false_alerts", "dropped",
-                             "wait"]).markdown())
+    w(f"**Q10.** At the database the monitor flags {P(lab.insider_flag_rate(at_store.model))} "
+      f"of the insider's sessions (at the gateway {P(lab.insider_flag_rate(monitored.model))})"
+      f" and raises {at_store.mean('true_alerts'):.1f} true alerts per replication: the "
+      f"results are those of no monitoring at all ({dwell(at_store)}; caught by: "
+      f"{shares(at_store)}). Only the edge of the network sees the insider's own "
+      f"{insider.ip_addresses} addresses and the rate per address; the database sees the "
+      f"address API calling it, one client carrying the whole session, exactly like the "
+      f"API's own traffic. A sensor can only score what passes its place: put it where the "
+      f"behaviour that gives the attacker away is visible (here the gateway, where clients "
+      f"arrive with their addresses), not only next to the data.")
+    w("")
+    w(lab.table(thresholds, ["tpr_fpr", "benign_per_day", "dwell", "within_24h",
+                             "false_alerts", "dropped", "wait"]).markdown())
     w("")
     best = _best(thresholds)
     team = thresholds[0].model.triage
-    i_best = thresholds.index(best)  # the sweep runs from low to high thresholds
-    below, above = thresholds[:i_best], thresholds[i_best + 1:]
-    w(f"**Q10.** The shortest median time to detection is at `{best.label}` "
-      f"({dwell(best)}). " + ("Below it, " + "; ".join(
-          f"`{o.label}` brings {o.mean('false_alerts'):,.0f} benign alerts per replication, "
-          f"{o.mean('alerts_dropped'):,.0f} of them age out, and triage waits "
-          f"{H(o.mean('mean_triage_wait_hours'))} on average ({dwell(o)})" for o in below)
-        + ". " if below else "")
-      + f"{team.analysts} analysts clear about {team.analysts / team.triage_time:.0f} alerts "
-        f"an hour; a lower threshold raises more benign "
-        "alerts than that in office hours, so the queue grows all day and the insider's "
-        "evening alert waits behind it, up to the one-day age limit, or is dropped. Flagging "
-        "more of the insider's sessions does not help when nobody reads the flags in time.")
+    good = [o for o in thresholds if o.median_dwell() <= 1.1 * best.median_dwell()]
+    low = thresholds[0]  # the sweep runs from low to high thresholds
+    high = [o for o in thresholds if o not in good and o is not low]
+    per_day = lab.benign_alerts_per_day(low.model)
+    w(f"**Q11.** With {team.analysts} analysts the shortest median time to detection, "
+      f"within 10% of the best ({dwell(best)} at `{best.label}`), comes at "
+      + ", ".join(f"`{o.label}`" for o in good)
+      + f"; about 10 h of each is the wait for the insider's first evening session. At "
+        f"`{low.label}` the monitor flags {P(lab.insider_flag_rate(low.model))} of the "
+        f"insider's sessions but raises {per_day:,.0f} benign alerts a day "
+        f"({low.mean('false_alerts'):,.0f} per replication, of which "
+        f"{low.mean('alerts_dropped'):,.0f} age out unreviewed); triage waits "
+        f"{H(low.mean('mean_triage_wait_hours'))} on average and the median time to detection "
+        f"is {dwell(low)}. {per_day:,.0f} alerts a day at {H(team.triage_time)} each is "
+        f"{per_day * team.triage_time:,.0f} analyst-hours a day, more than "
+        f"{team.analysts} analysts have ({24 * team.analysts}): the queue grows without end "
+        f"and the insider's alert waits behind the backlog, up to the one-day age limit, or is "
+        f"dropped. Flagging more of the insider's sessions does not help when nobody reads "
+        f"the flags in time; one step up (threshold 4.5: "
+        f"{lab.benign_alerts_per_day(thresholds[1].model):,.0f} a day) the team keeps up.")
     w("")
-    w("**Q11.** Above it the queue is empty (waits near zero) but the monitor flags fewer of "
-      "the insider's sessions: " + ", ".join(
-          f"{lab.COLUMNS['tpr_fpr'][1](o).split(' / ')[0]} at `{o.label}` ({dwell(o)})"
-          for o in above)
-      + ". Each unflagged session costs a day, until the insider's next evening.")
+    w("**Q12.** At the highest thresholds the queue is empty (waits near zero; the few benign "
+      "alerts per run left are the volume rules') but the monitor flags fewer of the "
+      "insider's sessions: " + ", ".join(
+          f"{P(lab.insider_flag_rate(o.model))} at `{o.label}` ({dwell(o)}, caught within "
+          f"24 h {P(o.share_within(24.0))})" for o in thresholds if o.label in
+          {x.label for x in thresholds[3:]})
+      + ". A session is flagged only if its score (records, rate and addresses per client "
+        "against the customers') clears the threshold; smaller batches fall below it. Each "
+        "unflagged session costs a day, until the insider's next evening."
+      + (f" Beyond the good range ({', '.join(o.label for o in high)}) detection is limited "
+         f"by the monitor's sensitivity, not by the team." if high else ""))
     w("")
     w(lab.table(analysts, ["dwell", "within_24h", "false_alerts", "dropped", "wait"]).markdown())
     w("")
     best_a = _best(analysts)
     enough = next(o for o in analysts if o.median_dwell() <= 1.1 * best_a.median_dwell())
-    office = _office_rate(one_t)
+    det4 = lab.monitor(one_t.model)
     tt = one_t.model.triage.triage_time
-    w(f"**Q12.** From `{enough.label}` on, the median time to detection is within 10% of the "
-      f"best ({dwell(best_a)} at `{best_a.label}`; about 11 h of every time here is the wait "
-      f"for the insider's first evening session, which no analyst can shorten). Load: in "
-      f"office hours the monitor raises about {office:.0f} benign alerts an hour "
-      f"({office * 24:,.0f} a day on the panel's scale), each taking {H(tt)}, so "
-      f"{office * tt:.1f} analysts are busy all the time just with benign alerts. Below that "
-      f"the queue grows all day; a little above it, waits are still long (queueing delay "
-      f"explodes as utilisation nears 1).")
+    day4 = lab.benign_alerts_per_day(one_t.model)
+    peak4 = sum(s.rate * s.rhythm.peak for s in det4.benign) * det4.false_positive_rate
+    day5 = lab.benign_alerts_per_day(monitored.model)
+    w(f"**Q13.** At threshold 4.0 the median time to detection is within 10% of the best "
+      f"({dwell(best_a)} at `{best_a.label}`) from `{enough.label}` on; with fewer analysts "
+      f"the insider is found a day or more later (" + ", ".join(
+          f"`{o.label}` {dwell(o)}" for o in analysts[:analysts.index(enough)])
+      + f"). Load: {day4:,.0f} benign alerts a day is {day4 / 24:.1f} an hour; at "
+        f"{H(tt)} each that keeps {day4 / 24 * tt:.1f} analysts busy on average. But the "
+        f"customers' traffic peaks in the evening at {peak4:.0f} alerts an hour, "
+        f"{peak4 * tt:.1f} analysts' worth: a team sized for the average falls behind every "
+        f"evening, and queueing delay explodes as utilisation nears 1. At the preset "
+        f"threshold 5.0 ({day5:.1f} benign alerts a day, {day5 / 24 * tt:.2f} analysts) one "
+        f"analyst is enough. Threshold and team size have to be chosen together.")
     w("")
     h = one_t.facts()
     first = one_t.timeline.true_alerts[0] if one_t.timeline.true_alerts else None
@@ -289,25 +364,30 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
         waited = (first["start"] - first["t"] if not math.isnan(first["start"]) else math.nan)
         fate = (f"waited {H(waited)} for an analyst" if math.isfinite(waited)
                 else "was never reviewed")
-        w(f"**Q13.** The first true alert came at {H(first['t'])} (the insider's evening) with "
+        w(f"**Q14.** The first true alert came at {H(first['t'])} (the insider's evening) with "
           f"{_queue_at(one_t, first['t'])} benign alerts ahead of it, and {fate} "
           f"(verdict: {first['verdict']}). The queue peaked at {h['max_queue']}; overnight "
-          f"the benign alerts almost stop but one analyst clears only about "
-          f"{1 / tt:.0f} an hour, so the backlog shrinks slowly and is still there when the "
-          f"next office day adds more. An insider who works in the evening meets the day's "
-          f"whole backlog; detected after {H(h['dwell_hours'])}, contained after "
+          f"the customers sleep and the benign alerts almost stop, but one analyst clears "
+          f"only about {1 / tt:.0f} an hour, so the backlog shrinks slowly and is still there "
+          f"when the next day adds more. The insider works in the evening, just when the "
+          f"customers' traffic, and so the benign alerts, peak: their alert meets the day's "
+          f"whole backlog. Detected after {H(h['dwell_hours'])}, contained after "
           f"{H(h['contained_hours'])}, {R(h['records'])} records taken.")
     w("")
-    w("**Q14.** (Discussion; no single answer.) Records taken, median over the replications: "
-      f"as Coupang {R(base.median_records())}; daily audits {R(daily.median_records())}; "
-      f"monthly audits of all logs {R(full.median_records())}; monthly key rotation "
-      f"{R(rotation[2].median_records())} (but {P(none_m)} never detected); monitoring with "
-      f"five analysts {R(monitored.median_records())}. Good answers weigh cost (daily "
-      f"full audits are expensive; monitoring needs analysts sized to its false alarms, "
-      f"see Q10-Q12), say what the choice does not fix (rotation detects nothing; audits "
-      f"cannot see an insider who has stopped; monitoring fails if its queue is flooded), "
-      f"and notice that revoking the leaver's key when they left would have prevented the "
-      f"whole breach (`credential_hygiene` with `revoke_former_employees: true`).")
+    w("**Q15.** (Discussion; no single answer.) Records taken, median over the replications: "
+      f"as Coupang {R(base.median_records())}; daily audits at the same coverage "
+      f"{R(daily.median_records())}; daily audits of 30.4% of the lines "
+      f"{R(d30.median_records())}; monthly audits of all lines {R(full.median_records())}; "
+      f"monthly key rotation {R(rotation[2].median_records())} (but {P(none_m)} never "
+      f"detected); monitoring at the gateway with five analysts "
+      f"{R(monitored.median_records())} (at the database: {R(at_store.median_records())}). "
+      f"Good answers weigh cost (reviewing 30% of the access log every day is a lot of "
+      f"auditor time; monitoring needs analysts sized to its false alarms, see Q11-Q13), say "
+      f"what the choice does not fix (rotation detects nothing; audits cannot see an insider "
+      f"who has stopped; monitoring fails if its queue is flooded or its sensor sits where "
+      f"the insider looks normal), and notice that revoking the leaver's key when they left "
+      f"would have prevented the whole breach (`credential_hygiene` with "
+      f"`revoke_former_employees: true`).")
     w("")
     return "\n".join(out)
 
@@ -329,8 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ns = run_lab(out, quick=args.quick, seed=args.seed)
-    names = ("baseline", "cadence", "coverage", "rotation", "monitored", "thresholds",
-             "analysts")
+    names = ("baseline", "cadence", "coverage", "rotation", "monitored", "at_datastore",
+             "thresholds", "analysts")
     summary = {"seed": args.seed, "replications": ns["N"], "version": __version__,
                **lab.summaries({k: ns[k] for k in names}),
                "traces": {t.name: t.facts() for t in (ns["baseline_trace"],
