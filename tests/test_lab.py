@@ -32,7 +32,7 @@ def test_the_notebook_is_generated_from_lab_py():
     nb = nbformat.read(LAB / "lab.ipynb", as_version=4)
     nbformat.validate(nb)
     questions = re.findall(r"\*\*Q(\d+)\.\*\*", "".join(c.source for c in nb.cells))
-    assert questions == [str(i) for i in range(1, 15)]
+    assert questions == [str(i) for i in range(1, 16)]
 
 
 def test_make_notebook_rejects_code_in_a_markdown_cell():
@@ -88,7 +88,7 @@ def test_the_notebook_runs_top_to_bottom(notebook_run):
 @pytest.mark.slow
 def test_run_py_writes_results_and_an_answer_to_every_question(run_py):
     key = (run_py / "KEY.md").read_text()
-    assert re.findall(r"\*\*Q(\d+)\.\*\*", key) == [str(i) for i in range(1, 15)]
+    assert re.findall(r"\*\*Q(\d+)\.\*\*", key) == [str(i) for i in range(1, 16)]
     assert "**seed 0**" in key and "Smoke-sized run" in key
     assert "nan" not in key.lower().replace("analyst", "")  # every number was computed
     summary = json.loads((run_py / "summary.json").read_text())
@@ -96,10 +96,28 @@ def test_run_py_writes_results_and_an_answer_to_every_question(run_py):
     assert [o["label"] for o in summary["cadence"]] == ["interval=1mo", "interval=2w",
                                                        "interval=1w", "interval=1d"]
     assert set(summary["traces"]) == set(TRACES)
-    # daily audits catch the insider sooner than monthly ones (8 replications each: a
-    # median of months against days is far apart, whatever the draws)
-    monthly, daily = summary["cadence"][0], summary["cadence"][-1]
-    assert daily["median_dwell_hours"] < (monthly["median_dwell_hours"] or math.inf) / 3
+    # The audit samples lines: the insider lines it samples a month are coverage x the
+    # insider's lines a month, whatever the cadence. Each estimate counts the sessions of 8
+    # replications (a Poisson count S, relative sd 1/sqrt(S)); 3 sd of the worse of two
+    # estimates bounds their ratio's error, so the test fails if cadence changed the effort.
+    def lines(o):
+        return o["insider_lines_sampled_a_month"]
+
+    def tol(*outcomes):
+        return 3 * math.sqrt(2) / math.sqrt(min(o["sessions"] * o["replications"]
+                                               for o in outcomes))
+
+    cadence = summary["cadence"]
+    for o in cadence[1:]:
+        assert lines(o) / lines(cadence[0]) == pytest.approx(1, abs=tol(o, cadence[0])), o
+    cov = {o["label"]: o for o in summary["coverage"]}
+    daily30, monthly30 = cov["interval=1d, coverage=0.304"], cov["coverage=0.304"]
+    assert lines(daily30) / lines(monthly30) == pytest.approx(1, abs=tol(daily30, monthly30))
+    assert lines(cov["coverage=1.0"]) / lines(cov["coverage=0.01"]) == pytest.approx(
+        100, rel=tol(cov["coverage=1.0"], cov["coverage=0.01"]))
+    # Part B stays cheap: false alarms per replication in the hundreds (low thousands at most)
+    for o in summary["thresholds"] + summary["analysts"]:
+        assert o["false_alerts"] < 3000, o["label"]
 
 
 @pytest.mark.slow
@@ -150,3 +168,62 @@ def test_run_matches_the_command_lines_rows():
     outcome = labkit.run(["scenario=default", "detectors.audit.interval=1w"], 3, seed=4)
     model = build_model(compose_plain(["scenario=default", "detectors.audit.interval=1w"]))
     assert outcome.results == [simulate(model, 4, r) for r in range(3)]
+
+
+# ------------------------------------------------------------------------------- the lab's laws
+
+LAWS_N = 400  # replications per setting: ~2 s each on the new model
+
+
+def _share(o, detector):
+    return sum(r.detected_by == detector for r in o.results) / o.n
+
+
+@pytest.mark.slow
+def test_auditing_more_often_at_the_same_coverage_only_shortens_the_lag():
+    """Q5: at the same share of lines, a daily audit catches as often as a monthly one."""
+    base = ["scenario=coupang_2025"]
+    monthly = labkit.run(base, LAWS_N, seed=1)
+    daily = labkit.run([*base, "detectors.audit.interval=1d"], LAWS_N, seed=1)
+    a, b = _share(monthly, "audit"), _share(daily, "audit")
+    # The audit ends ~17% of the breaches. The difference of two shares of n replications has
+    # sd sqrt(2 p (1 - p) / n) = 0.027 at p = 0.17, n = 400 (as if independent; common random
+    # numbers only shrink it); 3 sd = 0.08. Under the old model (a daily audit re-drew the
+    # whole chance every day) daily audits ended ~80%, far outside.
+    p = (a + b) / 2
+    assert abs(a - b) < 3 * math.sqrt(2 * p * (1 - p) / LAWS_N), (a, b)
+
+
+@pytest.mark.slow
+def test_effort_per_month_decides_and_cadence_then_buys_time():
+    """Q6: more lines sampled a month catch sooner; at equal lines, daily beats monthly."""
+    base = ["scenario=coupang_2025"]
+    m10 = labkit.run([*base, "detectors.audit.coverage=0.1"], LAWS_N, seed=1)
+    m30 = labkit.run([*base, "detectors.audit.coverage=0.304"], LAWS_N, seed=1)
+    d30 = labkit.run([*base, "detectors.audit.interval=1d", "detectors.audit.coverage=0.304"],
+                     LAWS_N, seed=1)
+    # The medians (~46, ~28 and ~14 days at 200 replications) are a factor 1.6-2 apart; the
+    # median of n = 400 roughly exponential dwells has a relative sd of about 1/sqrt(n) = 5%,
+    # so a 1.3 factor is more than 5 sd of each.
+    assert m30.median_dwell() * 1.3 < m10.median_dwell()
+    assert d30.median_dwell() * 1.3 < m30.median_dwell()
+
+
+@pytest.mark.slow
+def test_threshold_and_team_size_go_together():
+    """Q11-Q13: threshold 4 floods two analysts, not five; threshold 5 does not flood two."""
+    busy = ["scenario=coupang_2025_monitored", "start=2025-06-23T09:00:00+09:00",
+            "++insider.first_session_at_start=false"]
+    n = 200
+
+    def within_day(*extra):
+        o = labkit.run([*busy, *extra], n, seed=1)
+        assert o.mean("false_alerts") < 3000  # the lab stays cheap
+        return o.share_within(24.0)
+
+    # Flooded, the insider's alert waits ~a day and is found after ~37 h (0% within 24 h at
+    # seed 0); kept up, ~100% within 24 h. A share of 200 has sd <= 0.035, so 0.3 and 0.7
+    # are > 8 sd from the values seen.
+    assert within_day("detectors.monitoring.threshold=4.0", "triage.analysts=2") < 0.3
+    assert within_day("detectors.monitoring.threshold=4.0", "triage.analysts=5") > 0.7
+    assert within_day("detectors.monitoring.threshold=5.0", "triage.analysts=2") > 0.7
