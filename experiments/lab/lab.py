@@ -190,7 +190,7 @@ lab.show(lab.table([baseline, monitored, at_datastore],
 # The scenario above starts at midnight, when customers sleep and the queue is short. From
 # here on, time 0 is **Monday 09:00 in Seoul**, when the insider's access becomes possible;
 # they log on in their own evening, which is also when customers shop most, after the
-# analysts have had a day of benign alerts (so every time below includes those ~11 hours
+# analysts have had a day of benign alerts (so every time below includes those ~10 hours
 # before the first session). And the team is smaller: **two analysts** on shift. Now change
 # the alert threshold: a lower threshold flags more of the insider's sessions *and* more of
 # the customers' (each step of 0.5 down multiplies the benign alerts by about ten).

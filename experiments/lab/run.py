@@ -311,7 +311,8 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     w(f"**Q11.** With {team.analysts} analysts the shortest median time to detection, "
       f"within 10% of the best ({dwell(best)} at `{best.label}`), comes at "
       + ", ".join(f"`{o.label}`" for o in good)
-      + f"; about 10 h of each is the wait for the insider's first evening session. At "
+      + f"; most of that is the wait for the insider's first evening session (at "
+        f"{H(one_t.facts()['first_session_hours'])} in the traced replication). At "
         f"`{low.label}` the monitor flags {P(lab.insider_flag_rate(low.model))} of the "
         f"insider's sessions but raises {per_day:,.0f} benign alerts a day "
         f"({low.mean('false_alerts'):,.0f} per replication, of which "
