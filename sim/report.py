@@ -300,7 +300,8 @@ def job_row(job: Job, keys: Sequence[str]) -> dict[str, Any]:
     s = job.summary if job.complete else None
     metrics: dict[str, Any] = dict.fromkeys(METRIC_COLUMNS)
     if s is not None:
-        row["replications"] = s.get("replications")
+        if "replications" not in keys:  # an overridden key keeps its value as written (str)
+            row["replications"] = s.get("replications")
         metrics.update({
             "horizon_hours": s.get("horizon_hours"),
             "detected_fraction": s.get("detected_fraction"),
@@ -373,6 +374,19 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
+def _one_type(values: list[Any]) -> list[Any]:
+    """A column's values with one Arrow type: when strings mix with numbers or booleans (a
+    value as written on the command line beside a number from a summary), every value that is
+    not None becomes its CSV text; numbers alone (ints and floats) stay numbers."""
+    kinds = {type(v) for v in values if v is not None}
+    if str in kinds and len(kinds) > 1:
+        return [None if v is None else _cell(v) if not isinstance(v, str) else v
+                for v in values]
+    if bool in kinds and len(kinds) > 1:
+        return [None if v is None else _cell(v) for v in values]
+    return values
+
+
 def write_parquet(rows: Sequence[Mapping[str, Any]], path: Path) -> bool:
     """Write ``rows`` as Parquet if pyarrow is installed (atomically); False if it is not."""
     try:
@@ -381,7 +395,7 @@ def write_parquet(rows: Sequence[Mapping[str, Any]], path: Path) -> bool:
     except ImportError:
         return False
     columns = list(rows[0]) if rows else ["job", "status"]
-    data = {c: [row.get(c) for row in rows] for c in columns}
+    data = {c: _one_type([row.get(c) for row in rows]) for c in columns}
     tbl = pa.table({c: pa.array(v, from_pandas=True) if any(x is not None for x in v)
                     else pa.array(v, type=pa.string()) for c, v in data.items()})
     buf = pa.BufferOutputStream()

@@ -163,6 +163,35 @@ def test_parquet_beside_the_csv_when_pyarrow_is_installed(sweep_dir, tmp_path):
     assert table.num_rows == 4 and "triage.analysts" in table.column_names
 
 
+def test_parquet_of_a_sweep_with_missing_jobs_has_one_type_per_column(tmp_path):
+    """A swept count (``replications=6,8``) is text as written for every job, complete or
+    missing: pyarrow used to get an int from the summary beside '8' and raise ArrowInvalid."""
+    import shutil
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, "-m", "sim", "-m", "replications=6,8", "seed=0,1",
+                           "output.plot=false", f"hydra.sweep.dir={out}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    shutil.rmtree(out / "3")                                   # never ran
+    rows = report.table(report.collect(out))
+    assert [r["status"] for r in rows] == ["complete"] * 3 + ["missing"]
+    assert [r["replications"] for r in rows] == ["6", "6", "8", "8"]
+    proc = run_report(str(out))
+    assert proc.returncode == 0, proc.stderr
+    table = pq.read_table(out / report.SWEEP_PARQUET)
+    assert table.num_rows == 4
+    assert table.column("replications").to_pylist() == ["6", "6", "8", "8"]
+    assert table.column("detected_fraction").to_pylist()[3] is None
+
+
+def test_one_type_per_column():
+    assert report._one_type(["8", 6, None]) == ["8", "6", None]
+    assert report._one_type([1, 2.5, None]) == [1, 2.5, None]
+    assert report._one_type([True, 1]) == ["true", "1"]
+
+
 def test_time_ticks_are_round_units_in_range():
     lo, hi = 10 / 60, 2 * 8766.0
     ticks = report.time_ticks(lo, hi)
