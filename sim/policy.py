@@ -127,6 +127,10 @@ class FineParams:
                          doc="revenue: share x revenue; higher: the higher of that and cap_fixed")
     related_revenue_only: bool = spec(False,
                                       doc="the cap counts only revenue related to the breach")
+    turnover: str = spec("preceding_year", choices=("preceding_year", "mean_3y"),
+                         doc="revenue the cap is a share of: the preceding financial year's "
+                             "(GDPR Art. 83, NIS2 Art. 34) or the mean of the three years "
+                             "before the breach (PIPA Enforcement Decree Art. 60-2)")
     aggravated_cap_share: float | None = spec(None, lo=0, hi=1,
                                               doc="cap share of the aggravated tier (none: no "
                                                   "tier)")
@@ -247,7 +251,11 @@ class FirmParams:
     title: str = spec("a generic mid-size firm", doc="one line for reports")
     currency: str = spec("USD", doc="currency of revenue and the known fine")
     per_usd: float = spec(1.0, lo=0, lo_open=True, doc="units of the currency per USD")
-    revenue: float = spec(5e8, lo=0, doc="annual total revenue, in currency")
+    revenue: float = spec(5e8, lo=0, doc="total (worldwide) revenue of the preceding "
+                                         "financial year, in currency")
+    revenue_mean_3y: float | None = spec(None, lo=0,
+                                         doc="mean total revenue of the three financial years "
+                                             "before the breach; unset = revenue")
     related_revenue_share: float = spec(1.0, lo=0, hi=1,
                                         doc="share of revenue related to the breached service")
     records_held: int = spec(1_000_000, lo=0, doc="personal records the firm holds")
@@ -331,7 +339,15 @@ class Firm:
 
     @property
     def revenue_usd(self) -> float:
+        """The preceding financial year's total revenue, in USD."""
         return self.params.revenue / self.params.per_usd
+
+    def turnover_usd(self, basis: str) -> float:
+        """The revenue a fine cap is a share of, in USD: ``preceding_year`` or ``mean_3y``
+        (the three-year mean, the preceding year's revenue when the firm gives none)."""
+        if basis == "mean_3y" and self.params.revenue_mean_3y is not None:
+            return self.params.revenue_mean_3y / self.params.per_usd
+        return self.revenue_usd
 
 
 def _mapping(node: Any, path: str) -> Mapping[str, Any]:
@@ -369,7 +385,7 @@ def fine(rule: FineParams, firm: Firm, people: int, dwell_hours: float, missing:
         The cap (aggravated tier when a condition holds), the severity in [0, 1] and the fine
         ``cap * severity``, in USD.
     """
-    revenue = firm.revenue_usd
+    revenue = firm.turnover_usd(rule.turnover)
     if rule.related_revenue_only:
         revenue *= firm.params.related_revenue_share
     negligent = rule.aggravated_if_negligent and missing > 0 and \

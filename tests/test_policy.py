@@ -115,13 +115,31 @@ def test_gdpr_cap_is_the_higher_of_two_percent_and_eur_10m_four_percent_when_agg
     assert agg.aggravated and agg.cap_usd == pytest.approx(20e6 / 0.9)
 
 
-def test_nis2_cap_is_the_higher_of_two_percent_and_eur_10m_without_an_aggravated_tier():
+def test_nis2_online_marketplace_is_important_entity_1_4_percent_or_eur_7m():
+    """Annex II digital providers (online marketplaces) are important entities by default
+    (NIS2 Art. 3(2)): the cap is the higher of 1.4% and EUR 7M (Art. 34(5)), no higher tier."""
     rule = regime("nis2").fine
-    assert fine(rule, firm(), 10, 0.0, 1.0, True).cap_usd == pytest.approx(20e6)
+    assert fine(rule, firm(), 10, 0.0, 1.0, True).cap_usd == pytest.approx(0.014 * 1e9)
     out = fine(rule, firm(revenue=1e11), 10, 0.0, 1.0, True)
-    assert out.cap_usd == pytest.approx(10e6 / 0.9) and not out.aggravated
+    assert out.cap_usd == pytest.approx(7e6 / 0.9) and not out.aggravated
     # 10 people: scale (1e-6)^0.5 = 0.001; conduct min(1, 0.25 + 0.25 + 0.25) = 0.75
-    assert out.fine_usd == pytest.approx(10e6 / 0.9 * 0.001 * 0.75)
+    assert out.fine_usd == pytest.approx(7e6 / 0.9 * 0.001 * 0.75)
+
+
+@pytest.mark.parametrize("name, basis", [("gdpr", "preceding_year"), ("nis2", "preceding_year"),
+                                         ("kr_pipa_2023", "mean_3y"),
+                                         ("kr_pipa_2026", "mean_3y")])
+def test_turnover_is_the_preceding_year_for_gdpr_nis2_and_the_3_year_mean_for_pipa(name, basis):
+    """GDPR Art. 83 and NIS2 Art. 34 take the preceding financial year's worldwide turnover;
+    PIPA (Enforcement Decree Art. 60-2) the mean of the three years before the violation."""
+    rule = regime(name).fine
+    assert rule.turnover == basis
+    growing = firm(revenue=1.2e12, revenue_mean_3y=0.9e12)     # USD 1.2bn last year, 0.9bn mean
+    related = 0.5 if rule.related_revenue_only else 1.0
+    expected = (1.2e9 if basis == "preceding_year" else 0.9e9) * related * rule.cap_share
+    assert fine(rule, growing, 10, 0.0, 0.0, False).cap_usd == pytest.approx(expected)
+    # without a 3-year mean the preceding year's revenue stands in for it
+    assert firm(revenue=1.2e12).turnover_usd("mean_3y") == pytest.approx(1.2e9)
 
 
 @pytest.mark.parametrize("name", ["none", "sec_8k", "pci_dss_4"])

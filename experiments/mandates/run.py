@@ -59,7 +59,7 @@ ARMS: tuple[Arm, ...] = (
     Arm("kr_pipa_2023", "Korea PIPA 2023: monthly review (today)", "regime", "kr_pipa_2023"),
     Arm("kr_pipa_2026", "Korea PIPA 2026: up to 10% of revenue", "regime", "kr_pipa_2026"),
     Arm("gdpr", "GDPR", "regime", "gdpr"),
-    Arm("nis2", "NIS2 (essential entity)", "regime", "nis2"),
+    Arm("nis2", "NIS2 (important entity: online marketplace)", "regime", "nis2"),
     Arm("sec_8k", "US SEC 8-K", "regime", "sec_8k"),
     Arm("pci_dss_4", "PCI DSS 4: daily automated review", "regime", "pci_dss_4"),
     _candidate("weekly_review", "PIPA 2023 + weekly log review",
