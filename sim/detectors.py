@@ -83,6 +83,14 @@ class Detector(ABC):
     #: Whether it observes activity at places of the network: then ``Params`` has a ``watch``
     #: selector (:class:`sim.places.Selector`) and it sees only what happens there.
     observes: ClassVar[bool] = False
+    #: What control this is to the policy layer (:mod:`sim.policy`), which prices it and counts
+    #: it against what a regulator expects: ``"audit"`` (periodic log review; priced from
+    #: ``params.interval``, ``coverage``, ``lookback``, ``retention``), ``"monitoring"``
+    #: (continuous monitoring feeding the triage queue: tooling plus the analysts),
+    #: ``"rules"`` (static alert rules feeding the queue), ``"hygiene"`` (credential reviews;
+    #: ``params.interval``, ``max_credential_age``, ``revoke_former_employees``), or None: no
+    #: control the firm pays for (outside discovery, a tip-off). A subclass inherits its base's.
+    control_kind: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         self.params = build(self.Params, params)
@@ -209,6 +217,7 @@ class PeriodicAudit(Detector):
 
     Params = AuditParams
     observes = True
+    control_kind = "audit"
 
     @property
     def probability(self) -> float:
@@ -279,6 +288,7 @@ class ContinuousMonitoring(Detector):
     """
 
     Params = MonitoringParams
+    control_kind = "monitoring"
     scores_benign_activity = True
     observes = True
 
@@ -366,6 +376,7 @@ class VolumeThreshold(Detector):
     """
 
     Params = VolumeParams
+    control_kind = "rules"
     scores_benign_activity = True
     observes = True
 
@@ -509,6 +520,7 @@ class CredentialHygiene(Detector):
     """
 
     Params = HygieneParams
+    control_kind = "hygiene"
 
     def prepare(self, model: Model) -> None:
         self.plan = model.plan

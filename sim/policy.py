@@ -488,17 +488,54 @@ class ControlsInPlace:
         return missing / rule.expected_count
 
 
-def controls_in_place(model: Model) -> ControlsInPlace:
-    """Read the controls of a built model (subclasses of the stock detectors count)."""
-    from sim.detectors import ContinuousMonitoring, CredentialHygiene, PeriodicAudit
+#: Control kinds a detector may declare (``Detector.control_kind``), and the parameters the
+#: policy layer reads from a detector of that kind (None: an optional one, with its default).
+CONTROL_KINDS: dict[str, dict[str, Any]] = {
+    "audit": {"interval": None, "coverage": 1.0, "lookback": math.nan, "retention": math.inf},
+    "monitoring": {},
+    "rules": {},
+    "hygiene": {"interval": None, "max_credential_age": math.inf,
+                "revoke_former_employees": False},
+}
 
-    audit = min((d.params.interval for d in model.detectors if isinstance(d, PeriodicAudit)),
-                default=math.inf)
-    monitoring = model.triage.analysts > 0 and any(
-        isinstance(d, ContinuousMonitoring) for d in model.detectors)
-    hygiene = [d for d in model.detectors if isinstance(d, CredentialHygiene)]
-    age = min((d.params.max_credential_age for d in hygiene), default=math.inf)
-    leavers = any(d.params.revoke_former_employees for d in hygiene)
+
+def control_kind(detector: Any) -> str | None:
+    """The control kind ``detector`` (an instance or a class) declares, checked.
+
+    Raises:
+        ConfigError: an unknown kind, or a detector of a kind without a parameter the policy
+            layer must read (``interval`` of an audit or a credential review).
+    """
+    cls = detector if isinstance(detector, type) else type(detector)
+    kind = getattr(cls, "control_kind", None)
+    name = f"detectors.{getattr(detector, 'name', '') or cls.__name__}"
+    if kind is None:
+        return None
+    if kind not in CONTROL_KINDS:
+        raise ConfigError(name, f"{cls.__name__}.control_kind must be one of "
+                                f"{', '.join(CONTROL_KINDS)} or None, got {kind!r}")
+    if not isinstance(detector, type):
+        for param, default in CONTROL_KINDS[kind].items():
+            if default is None and not hasattr(getattr(detector, "params", None), param):
+                raise ConfigError(name, f"a control of kind {kind!r} needs a parameter "
+                                        f"{param!r} for the policy layer to price it")
+    return kind
+
+
+def _param(detector: Any, kind: str, name: str) -> Any:
+    return getattr(detector.params, name, CONTROL_KINDS[kind][name])
+
+
+def controls_in_place(model: Model) -> ControlsInPlace:
+    """Read the controls of a built model, by the kind each detector declares
+    (``Detector.control_kind``, see :data:`CONTROL_KINDS`), built in or not."""
+    kinds = [(d, control_kind(d)) for d in model.detectors]
+    audit = min((float(d.params.interval) for d, k in kinds if k == "audit"), default=math.inf)
+    monitoring = model.triage.analysts > 0 and any(k == "monitoring" for _, k in kinds)
+    hygiene = [d for d, k in kinds if k == "hygiene"]
+    age = min((float(_param(d, "hygiene", "max_credential_age")) for d in hygiene),
+              default=math.inf)
+    leavers = any(bool(_param(d, "hygiene", "revoke_former_employees")) for d in hygiene)
     return ControlsInPlace(audit, monitoring, age, leavers)
 
 
@@ -546,39 +583,38 @@ def control_costs(model: Model, firm: Firm) -> ControlCosts:
       of logs costs about the same whatever the cadence, plus a fixed cost per audit.
     * Key reviews: ``YEAR / interval`` reviews, and ``YEAR / max_credential_age`` rotations of
       every key, at the engineer rate.
-    * Outside discovery and the null detector cost nothing.
-    """
-    from sim.detectors import (
-        ContinuousMonitoring,
-        CredentialHygiene,
-        PeriodicAudit,
-        VolumeThreshold,
-    )
+    * Outside discovery, the null detector and any detector declaring no ``control_kind``
+      cost nothing.
 
+    Each detector is priced by the kind it declares (``Detector.control_kind``), so a
+    detector written outside ``sim/`` costs what its kind costs.
+    """
     c = firm.costs
-    dets = model.detectors
-    alerting = any(isinstance(d, (ContinuousMonitoring, VolumeThreshold)) for d in dets)
+    kinds = [(d, control_kind(d)) for d in model.detectors]
+    alerting = any(k in ("monitoring", "rules") for _, k in kinds)
     fte = 0.0
     if alerting:
         t = model.triage
         fte = t.analysts * fte_per_seat(t.shift, t.shift_hours, c.fte_hours_per_week)
-    monitors = sum(isinstance(d, ContinuousMonitoring) for d in dets)
-    rules = sum(isinstance(d, VolumeThreshold) for d in dets)
+    monitors = sum(k == "monitoring" for _, k in kinds)
+    rules = sum(k == "rules" for _, k in kinds)
     audit_hours = 0.0
-    for d in dets:
-        if isinstance(d, PeriodicAudit):
-            p = d.params
-            lookback = p.interval if math.isnan(p.lookback) else p.lookback
-            window = min(lookback, p.retention)
-            per_audit = c.audit_overhead_hours + c.audit_hours_per_log_hour * p.coverage * window
-            audit_hours += YEAR / p.interval * per_audit
+    for d, k in kinds:
+        if k == "audit":
+            interval = float(d.params.interval)
+            lookback = float(_param(d, "audit", "lookback"))
+            lookback = interval if math.isnan(lookback) else lookback
+            window = min(lookback, float(_param(d, "audit", "retention")))
+            per_audit = (c.audit_overhead_hours + c.audit_hours_per_log_hour
+                         * float(_param(d, "audit", "coverage")) * window)
+            audit_hours += YEAR / interval * per_audit
     cred_hours = 0.0
-    for d in dets:
-        if isinstance(d, CredentialHygiene):
-            p = d.params
-            cred_hours += YEAR / p.interval * c.credential_review_hours
-            if math.isfinite(p.max_credential_age) and p.max_credential_age > 0:
-                cred_hours += YEAR / p.max_credential_age * c.credential_rotation_hours
+    for d, k in kinds:
+        if k == "hygiene":
+            cred_hours += YEAR / float(d.params.interval) * c.credential_review_hours
+            age = float(_param(d, "hygiene", "max_credential_age"))
+            if math.isfinite(age) and age > 0:
+                cred_hours += YEAR / age * c.credential_rotation_hours
     return ControlCosts(
         analyst_fte=fte, analysts_usd=fte * c.analyst_cost_usd,
         monitoring_usd=monitors * (c.monitoring_platform_usd
@@ -622,22 +658,14 @@ def _kind(node: Any) -> str | None:
         return None
     from hydra.utils import get_object
 
-    from sim.detectors import (
-        ContinuousMonitoring,
-        CredentialHygiene,
-        PeriodicAudit,
-        VolumeThreshold,
-    )
-
     try:
         cls = get_object(str(node["_target_"]))
     except Exception:  # noqa: BLE001 - build_model reports a bad target with its key
         return None
-    for base, kind in ((PeriodicAudit, "audit"), (ContinuousMonitoring, "monitoring"),
-                       (CredentialHygiene, "hygiene"), (VolumeThreshold, "rules")):
-        if isinstance(cls, type) and issubclass(cls, base):
-            return kind
-    return None
+    if not isinstance(cls, type):
+        return None
+    kind = getattr(cls, "control_kind", None)
+    return kind if kind in CONTROL_KINDS else None
 
 
 def _free_name(detectors: Mapping[str, Any], name: str) -> str:

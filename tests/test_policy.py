@@ -24,14 +24,21 @@ from sim.policy import (
     breach_cost_usd,
     business_day_deadline,
     control_costs,
+    controls_in_place,
     deadline_hours,
     fine,
 )
+from sim.detectors import Detector, Watch
 from sim.results import ReplicationResult, ResultWriter, read_table
 from tests.conftest import BASE, merge
 
 REGIMES = ("none", "kr_pipa_2023", "kr_pipa_2026", "gdpr", "nis2", "sec_8k", "pci_dss_4")
 ET = timezone(timedelta(hours=-5))
+
+
+@dataclasses.dataclass(frozen=True)
+class _EmptyParams:
+    pass
 
 
 def group(name: str, option: str) -> str:
@@ -499,3 +506,58 @@ def test_columns_round_trip_through_the_result_writer(tmp_path, tiny_model):
     assert s["deadlines"]["kisa_24h"]["applicable"] == 5
     with pytest.raises(ValueError, match="missing"):
         layer.summarize({}, rows)
+
+
+# ----------------------------------------------------------------------------- control kinds
+class HomeMadeMonitor(Detector):
+    """A monitor written outside sim/: never alerts, but declares itself a monitoring control."""
+
+    Params = _EmptyParams
+    control_kind = "monitoring"
+
+    def start(self, run):
+        return Watch()
+
+
+class TipOff(Detector):
+    """A control the firm does not pay for (declares no kind)."""
+
+    Params = _EmptyParams
+
+    def start(self, run):
+        return Watch()
+
+
+class BadAudit(Detector):
+    """Declares itself an audit but has no interval to price."""
+
+    Params = _EmptyParams
+    control_kind = "audit"
+
+    def start(self, run):
+        return Watch()
+
+
+def test_a_detector_written_outside_sim_is_priced_and_counted_by_its_control_kind():
+    gen = firm()
+    plain = build_model(copy.deepcopy(BASE))
+    home = build_model(merge(BASE, {"detectors": {
+        "home": {"_target_": "tests.test_policy.HomeMadeMonitor"}}}))
+    tip = build_model(merge(BASE, {"detectors": {"tip": {"_target_": "tests.test_policy.TipOff"}}}))
+    assert not controls_in_place(plain).monitoring
+    assert controls_in_place(home).monitoring                   # counts as monitoring
+    costs = control_costs(home, gen)
+    assert costs.monitoring_usd == pytest.approx(250_000 + 50 * 100)  # platform + licences
+    assert costs.analyst_fte > 0                                # it feeds the analysts' queue
+    assert control_costs(tip, gen).total_usd == 0.0 == control_costs(plain, gen).total_usd
+    assert not controls_in_place(tip).monitoring
+    # a mandate sees it too: no ContinuousMonitoring is added beside a declared monitor
+    layer = PolicyLayer(Regime.from_mapping({"name": "test", "mandates": {
+        "require_monitoring": True, "max_audit_interval": "1d"}}), gen)
+    cfg, _ = layer.apply_mandates(merge(BASE, {"detectors": {
+        "home": {"_target_": "tests.test_policy.HomeMadeMonitor"}}}))
+    assert set(cfg["detectors"]) == {"home", "audit"}
+    bad = build_model(merge(BASE, {"detectors": {"bad": {"_target_": "tests.test_policy.BadAudit"}}}))
+    with pytest.raises(ConfigError, match="detectors.bad: .*kind 'audit' needs a parameter "
+                                          "'interval'"):
+        control_costs(bad, gen)
