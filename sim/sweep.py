@@ -106,17 +106,70 @@ def _file_digests(cfg: Any, found: dict[str, str]) -> dict[str, str]:
     return found
 
 
+def _targets(cfg: Any, found: set[str]) -> set[str]:
+    """Every ``_target_`` string anywhere in ``cfg``."""
+    if isinstance(cfg, Mapping):
+        for key, value in cfg.items():
+            if key == "_target_" and isinstance(value, str):
+                found.add(value)
+            else:
+                _targets(value, found)
+    elif isinstance(cfg, list):
+        for value in cfg:
+            _targets(value, found)
+    return found
+
+
+def _module_file(target: str) -> tuple[str, Path] | None:
+    """The module a dotted ``_target_`` lives in and its source file (the longest importable
+    prefix: ``pkg.mod.Class.method`` -> ``pkg.mod``), or None if it cannot be found."""
+    import importlib.util
+
+    parts = target.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[:i])
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):
+            continue
+        if spec is not None and spec.origin and Path(spec.origin).is_file():
+            return name, Path(spec.origin)
+    return None
+
+
+def code_digests(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Module -> sha256 of its source file, for the module of every ``_target_`` in ``cfg``
+    (``sim.detectors`` as much as a user's ``mymodule``); ``"unknown"`` for a target whose
+    module cannot be found (the run reports that itself).
+
+    Only the target's own module file is read, not what it imports: a detector whose logic lives
+    in a helper module should be named by a target there, or the helper edited with
+    ``resume=false``.
+    """
+    out: dict[str, str] = {}
+    for target in sorted(_targets(cfg, set())):
+        found = _module_file(target)
+        if found is None:
+            out[target] = "unknown"
+            continue
+        name, path = found
+        out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
 def config_hash(cfg: Mapping[str, Any]) -> str:
     """A 16-hex-digit name for what a job computes and writes.
 
     The sha256 of the canonical JSON (sorted keys) of the resolved plain config, without the
     keys of :data:`HASH_EXCLUDED` (``workers``, ``resume``, ``output.progress``: the rows are
     identical whatever they are), plus the content digest of every file a ``path`` key names (a
-    GraphML network edited in place is a different job). Equal configs give equal hashes in any
-    process and on any machine; key order does not matter.
+    GraphML network edited in place is a different job) and of the source of the module of every
+    ``_target_`` (:func:`code_digests`: editing your own detector, or ``sim/detectors.py``,
+    makes a finished job run again on resume). Equal configs give equal hashes in any process
+    and on any machine with the same code; key order does not matter.
     """
     payload = {"config": _canonical(_drop(cfg, HASH_EXCLUDED)),
-               "files": _file_digests(cfg, {})}
+               "files": _file_digests(cfg, {}), "code": code_digests(cfg)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -51,6 +51,50 @@ def test_config_hash_ignores_key_order_and_run_only_options():
     assert sweep.config_hash({**a, "horizon": float("inf")}) != sweep.config_hash(a)
 
 
+USER_DETECTOR = """
+from dataclasses import dataclass
+from sim.detectors import Detector, Watch
+from sim.params import spec
+
+@dataclass(frozen=True)
+class TipParams:
+    mean_time: float = spec(720.0, duration=True, lo=0, lo_open=True)
+
+class Whistleblower(Detector):
+    Params = TipParams
+
+    def start(self, run):
+        rng = run.rng(f"detector:{self.name}")
+        run.env.timeout(rng.exponential(SCALE * self.params.mean_time)).callbacks.append(
+            lambda _e: run.confirm(self.name))
+        return Watch()
+"""
+
+
+def test_config_hash_follows_the_source_of_every_targets_module(tmp_path, monkeypatch):
+    """Editing your own detector (outside sim/) makes a finished job run again on resume."""
+    from sim.app import run_job
+    from tests.conftest import BASE, merge
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = tmp_path / "my_tips_14.py"
+    mod.write_text("SCALE = 1.0\n" + USER_DETECTOR)
+    cfg = merge(BASE, {"replications": 3, "output": {"plot": False}, "detectors": {
+        "tip": {"_target_": "my_tips_14.Whistleblower", "mean_time": "10d"}}})
+    digests = sweep.code_digests(cfg)
+    assert set(digests) == {"my_tips_14", "tests.conftest"}   # the network's target too
+    before = sweep.config_hash(cfg)
+    run_dir = tmp_path / "run"
+    run_job(cfg, run_dir, echo=False)
+    assert sweep.completed_summary(run_dir, before) is not None
+    mod.write_text("SCALE = 2.0\n" + USER_DETECTOR)           # a changed detector
+    after = sweep.config_hash(cfg)
+    assert after != before
+    assert sweep.completed_summary(run_dir, after) is None      # not "complete" any more
+    assert sweep.config_hash({"x": {"_target_": "no_such_module_14.X"}}) == \
+        sweep.config_hash({"x": {"_target_": "no_such_module_14.X"}})
+
+
 def test_config_hash_follows_the_content_of_a_network_file(tmp_path):
     net = tmp_path / "net.graphml"
     net.write_text("<graph a/>")
