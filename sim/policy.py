@@ -39,12 +39,13 @@ regime's defaults), leaves a stronger one alone, and lists every change in words
   expects (``expected_*``) that the (raised) config lacks, ``late`` is 1 when an applicable
   deadline was missed.
 
-**Censored replications** (nothing detected the insider by the horizon) never notify: every
-applicable deadline counts as *missed* (the public was not told in time), the notification clock
-never starts (``notify_delay_hours`` and ``notified_at_hours`` are NaN), and the fine and the
-breach cost are priced as if the breach came to light at the horizon, with the records taken by
-then; since the true dwell is longer, those are lower bounds. ``summarize`` also gives each
-deadline's probability among detected replications only.
+**Undiscovered breaches** (censored replications: nothing detected the insider by the horizon,
+e.g. a key rotation ended the access without anyone noticing) are reported apart, in the
+``undiscovered`` column and ``summary["policy"]["undiscovered"]``. Nobody knows of them, so no
+notification clock starts: their deadlines are *not applicable* (NaN), not missed; no fine is
+imposed within the horizon (``fine_usd`` 0, the cap, tier and severity NaN); nobody is notified
+(notification cost 0). The breach cost is still priced, with the records taken by the horizon (the
+data is gone; a lower bound). A deadline's ``p_met`` is therefore among discovered breaches.
 
 A **firm** (config group ``firm``, ``conf/firm/``) is revenue, records held, staff, how fast it
 notifies, and unit costs (:class:`CostParams`): breach cost as a power law of records taken
@@ -858,15 +859,17 @@ class PolicyLayer:
 
         ``notify_delay_hours`` (clock start to filing), ``notified_at_hours`` (first access to
         the first filing), ``deadline_<name>_met`` for each deadline and ``deadlines_all_met``
-        (1/0; NaN where no deadline applies), then :data:`MONEY_COLUMNS`: the fine's cap, tier
-        (1 aggravated), severity and amount (NaN when the regime has no fine), breach and
+        (1/0; NaN where no deadline applies, and for an undiscovered breach), ``undiscovered``
+        (1: nothing detected the breach by the horizon), then :data:`MONEY_COLUMNS`: the fine's
+        cap, tier (1 aggravated), severity and amount (NaN when the regime has no fine; an
+        undiscovered breach has a fine of 0 and NaN cap, tier and severity), breach and
         notification costs, controls a year, ``social_cost_usd`` = controls + breach +
         notification (a fine is a transfer, not a social cost), ``firm_cost_usd`` = social +
         fine.
         """
         return ("notify_delay_hours", "notified_at_hours",
                 *(f"deadline_{k}_met" for k in self.regime.deadlines), "deadlines_all_met",
-                *MONEY_COLUMNS)
+                "undiscovered", *MONEY_COLUMNS)
 
     def _prepare(self, model: Model) -> tuple[ControlCosts, ControlsInPlace]:
         if self._model_id != id(model) or self._costs is None or self._controls is None:
@@ -908,11 +911,8 @@ class PolicyLayer:
         notified = aware + notify if detected and people > 0 else math.nan
         met: list[float] = []
         for d in self.regime.deadlines.values():
-            if people < d.min_people:
+            if people < d.min_people or not detected:  # an undiscovered breach starts no clock
                 met.append(math.nan)
-                continue
-            if not detected:
-                met.append(0.0)
                 continue
             if d.after == "awareness":
                 start, filed = aware, aware + notify + d.preparation
@@ -928,20 +928,24 @@ class PolicyLayer:
         all_met = min(applicable) if applicable else math.nan
         late = bool(applicable) and all_met < 1.0
         rule = self.regime.fine
-        if rule.applies:
+        if rule.applies and detected:
             fr = fine(rule, self.firm, people, result.dwell_hours,
                       controls.missing_share(rule), late)
             cap, aggravated, severity, fine_usd = (fr.cap_usd, float(fr.aggravated),
                                                    fr.severity, fr.fine_usd)
+        elif rule.applies:  # nobody knows of the breach: no fine within the horizon
+            cap = aggravated = severity = math.nan
+            fine_usd = 0.0
         else:
             cap = aggravated = severity = fine_usd = math.nan
         breach = breach_cost_usd(self.firm.costs, people)
-        notification = people * self.firm.costs.notification_cost_per_person_usd
+        notification = people * self.firm.costs.notification_cost_per_person_usd \
+            if detected else 0.0
         control = costs.total_usd
         social = control + breach + notification
         total = social + (0.0 if math.isnan(fine_usd) else fine_usd)
         return (notify if detected and people > 0 else math.nan, notified, *met, all_met,
-                cap, aggravated, severity, fine_usd, breach, notification, control, social, total)
+                0.0 if detected else 1.0, cap, aggravated, severity, fine_usd, breach, notification, control, social, total)
 
     # -- summary -------------------------------------------------------------------------------
     def summarize(self, extra: Mapping[str, Sequence[float] | np.ndarray],
@@ -958,8 +962,10 @@ class PolicyLayer:
         Returns:
             ``regime``, ``regime_title``, ``firm``, ``firm_title``, ``currency``, ``per_usd``,
             ``changes``; ``deadlines``: per name ``label``, ``applicable`` (replications where
-            it applied), ``met``, ``p_met`` with Wilson ``ci95`` (a censored replication counts
-            as applicable and missed), ``detected`` and ``p_met_given_detected`` with its CI;
+            it applied: discovered breaches only), ``met``, ``p_met`` with Wilson ``ci95``,
+            ``detected`` and ``p_met_given_detected`` with its CI (the same numbers now that an
+            undiscovered breach has no deadline); ``undiscovered``: ``n``, ``fraction`` with
+            Wilson ``ci95``, ``records_mean`` (breaches nobody knows of at the horizon);
             ``all_deadlines_met`` likewise; ``notify_delay_hours`` and ``notified_at_hours``,
             ``fine_usd``, ``fine_cap_usd``, ``fine_severity``, ``breach_cost_usd``,
             ``notification_cost_usd``, ``social_cost_usd``, ``firm_cost_usd``: ``n`` (finite
@@ -1003,13 +1009,16 @@ class PolicyLayer:
         deadlines = {k: deadline_entry(cols[f"deadline_{k}_met"], d.label or k)
                      for k, d in self.regime.deadlines.items()}
         censored = int((~detected).sum())
-        if deadlines and censored:
-            notes.append(f"{censored} of {n} replications undetected at the horizon: their "
-                         f"deadlines count as missed (never notified); p_met_given_detected "
-                         f"leaves them out")
+        ci = stats.binomial_ci(censored, n) if n else None
+        undiscovered = {"n": censored, "fraction": censored / n if n else None,
+                        "ci95": list(ci) if ci else None,
+                        "records_mean": float(np.mean([r.records_exfiltrated for r in rows
+                                                       if not r.detected]))
+                        if censored else None}
         if censored:
-            notes.append("undetected replications are priced as if the breach came to light at "
-                         "the horizon: their fines and breach costs are lower bounds")
+            notes.append(f"{censored} of {n} breaches undiscovered at the horizon: no deadline "
+                         f"applies and no fine is imposed (nobody knows of them); their breach "
+                         f"costs, with the records taken by the horizon, are lower bounds")
         costs = self._costs if model is None else control_costs(model, self.firm)
         controls = self._controls if model is None else controls_in_place(model)
         fine_rule = self.regime.fine
@@ -1027,6 +1036,7 @@ class PolicyLayer:
             "firm": f.name, "firm_title": f.title, "currency": f.currency,
             "per_usd": f.per_usd, "changes": list(self.changes),
             "deadlines": deadlines,
+            "undiscovered": undiscovered,
             "all_deadlines_met": deadline_entry(cols["deadlines_all_met"], "all deadlines")
             if deadlines else None,
             **{name: describe(cols[name]) for name in (

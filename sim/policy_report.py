@@ -56,6 +56,7 @@ COLUMNS: tuple[str, ...] = (
     "dwell_median_hours", "dwell_median_lo_hours", "dwell_median_hi_hours",
     "records_median", "records_median_lo", "records_median_hi", "records_mean",
     "notified_at_median_hours", "notified_fraction",
+    "undiscovered_fraction", "undiscovered_lo", "undiscovered_hi",
     "p_all_deadlines_met", "p_all_deadlines_met_lo", "p_all_deadlines_met_hi",
     "deadline_labels",
     "fine_applies", "fine_cap_usd", "fine_mean_usd", "fine_mean_lo_usd", "fine_mean_hi_usd",
@@ -141,6 +142,9 @@ def row_from_summary(summary: Mapping[str, Any], *, arm: str, label: str = "",
         "records_median_hi": rec_ci[1], "records_mean": rec.get("mean"),
         "notified_at_median_hours": notified.get("median"),
         "notified_fraction": (notified.get("n") or 0) / n if n else None,
+        "undiscovered_fraction": _get(pol, "undiscovered", "fraction"),
+        "undiscovered_lo": _get(pol, "undiscovered", "ci95", 0),
+        "undiscovered_hi": _get(pol, "undiscovered", "ci95", 1),
         "fine_applies": 1 if pol.get("fine_applies") else 0,
         "fine_cap_usd": _get(pol, "fine_cap_usd", "mean"),
         "fine_mean_usd": _get(pol, "fine_usd", "mean"),
@@ -436,8 +440,9 @@ def reading(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     if least is not None and (_num(least.get("detected_fraction")) or 0) < 0.5:
         out.append(f"{least['label']} leaves {fmt_pct(1 - _num(least['detected_fraction']))} "
                    f"of breaches undetected after {fmt_dwell(least.get('horizon_hours'))}: "
-                   f"stopping access is not finding the thief, and an undetected breach is "
-                   f"never notified.")
+                   f"stopping access is not finding the thief: an undiscovered breach is "
+                   f"never notified, and no deadline or fine applies to it within the horizon "
+                   f"(reported apart as undiscovered).")
 
     fined = [r for r in rows if _num(r.get("fine_mean_usd")) is not None]
     if len(fined) >= 2:
@@ -586,7 +591,7 @@ def figure_deadlines(rows: Sequence[Mapping[str, Any]]) -> Any:
                         alpha=0.45)
             ax.plot([p], [yi + dy], "o", color=colour[_window(key)], ms=5)
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel("probability the deadline is met (an undetected breach counts as missed)")
+    ax.set_xlabel("probability the deadline is met (among discovered breaches)")
     if windows:
         ax.legend(handles=[Line2D([], [], marker="o", ls="none", color=colour[w],
                                   label=f"deadline {w}") for w in windows],
@@ -721,7 +726,8 @@ _METHOD = [
     "Notification deadlines are counted from awareness (detection) or, for the SEC, from a "
     "materiality determination a few days later (assumption); the firm files after a lognormal "
     "delay of its own (firm parameter). Business days skip weekends; public holidays are not "
-    "modelled. An undetected breach never notifies and counts as a missed deadline.",
+    "modelled. A breach undiscovered at the horizon starts no clock, misses no deadline and is "
+    "not fined (nobody knows of it); it is counted apart as undiscovered.",
     "Fine = legal cap x severity. The cap is the law's (share of revenue, a fixed amount where "
     "the law has one, an aggravated tier); the severity is this model's rule, not law, by "
     "default min(1, people/10M)^0.5 x min(1, 0.25 + 0.25 x dwell/1 y + 0.25 x share of "

@@ -220,16 +220,42 @@ def test_pipa_deadlines_met_depend_on_the_firms_delay_after_detection(tiny_model
     assert priced(fast, result(2000.0, 5000), tiny_model)["deadlines_all_met"] == 1.0
 
 
-def test_a_censored_breach_never_notifies_and_misses_every_deadline(tiny_model):
+def test_an_undiscovered_breach_starts_no_deadline_and_is_not_fined(tiny_model):
+    """Nobody knows of it at the horizon (e.g. a key rotation ended the access unseen): no
+    notification clock, no missed deadline, no fine; reported as undiscovered."""
     layer = PolicyLayer(regime("nis2"), firm())
     row = priced(layer, result(8766.0, 5000, detected=False), tiny_model)
     assert math.isnan(row["notify_delay_hours"]) and math.isnan(row["notified_at_hours"])
     for key in ("early_warning_24h", "notification_72h", "final_report_1mo"):
-        assert row[f"deadline_{key}_met"] == 0.0
-    assert row["deadlines_all_met"] == 0.0
-    # priced as if it came to light at the horizon: a full year's dwell, a missed deadline,
-    # and (no detector at all) every expected control missing: conduct 0.25 x 4 = 1
-    assert row["fine_severity"] == pytest.approx((5000 / 1e7) ** 0.5)
+        assert math.isnan(row[f"deadline_{key}_met"])
+    assert math.isnan(row["deadlines_all_met"]) and row["undiscovered"] == 1.0
+    assert row["fine_usd"] == 0.0 and math.isnan(row["fine_cap_usd"])
+    assert math.isnan(row["fine_severity"]) and row["notification_cost_usd"] == 0.0
+    assert row["breach_cost_usd"] == pytest.approx(breach_cost_usd(firm().costs, 5000))
+    assert row["firm_cost_usd"] == pytest.approx(row["social_cost_usd"])
+    found = priced(layer, result(8766.0, 5000, detected=True), tiny_model)
+    assert found["undiscovered"] == 0.0 and found["fine_usd"] > 0
+    # the same breach discovered at the horizon: a year's dwell, every expected control
+    # missing (no detector at all): conduct 1 (0.25 x 3 + a missed final report? no: filed)
+    assert found["fine_severity"] >= (5000 / 1e7) ** 0.5 * 0.75
+
+
+def test_key_rotation_is_not_fined_for_breaches_nobody_discovered():
+    """A credential review that ends the access unseen leaves an undiscovered breach: under a
+    regime with a fine and deadlines it adds no fine and no missed deadline."""
+    cfg = merge(BASE, {"replications": 30, "horizon": "60d", "detectors": {
+        "hygiene": {"_target_": "sim.detectors.CredentialHygiene", "interval": "1w",
+                    "max_credential_age": "1d", "coverage": 1.0}}})
+    model = build_model(cfg)
+    layer = PolicyLayer(regime("gdpr"), firm())
+    rows = [simulate(model, 3, r) for r in range(30)]
+    assert all(not r.detected and r.access_ended_by == "hygiene" for r in rows)
+    values = [layer.price(r, model) for r in rows]
+    extra = {c: np.array([v[i] for v in values]) for i, c in enumerate(layer.columns)}
+    s = layer.summarize(extra, rows, model)
+    assert s["undiscovered"]["n"] == 30 and s["undiscovered"]["fraction"] == 1.0
+    assert s["deadlines"]["dpa_72h"]["applicable"] == 0
+    assert s["fine_usd"]["mean"] == 0.0
 
 
 def test_deadlines_do_not_apply_without_records_or_below_min_people(tiny_model):
@@ -474,7 +500,7 @@ def test_office_hours_seats_cost_shift_hours_and_no_analysts_without_alerts():
 
 
 # ----------------------------------------------------------------------------- summary
-def test_summary_counts_censored_breaches_as_missed_deadlines(tiny_model):
+def test_summary_reports_undiscovered_breaches_apart_from_deadlines(tiny_model):
     layer = PolicyLayer(regime("gdpr"), firm())  # 72 h, filed 30 h after awareness: met
     rows = [result(100.0, 5000, replication=0), result(200.0, 8000, replication=1),
             result(8766.0, 9000, detected=False, replication=2),
@@ -483,15 +509,18 @@ def test_summary_counts_censored_breaches_as_missed_deadlines(tiny_model):
     extra = {c: np.array([v[i] for v in values]) for i, c in enumerate(layer.columns)}
     s = layer.summarize(extra, rows)
     d = s["deadlines"]["dpa_72h"]
-    assert (d["applicable"], d["met"], d["p_met"]) == (3, 2, pytest.approx(2 / 3))
-    assert d["ci95"] == pytest.approx(list(stats.binomial_ci(2, 3)))
+    assert (d["applicable"], d["met"], d["p_met"]) == (2, 2, 1.0)
+    assert d["ci95"] == pytest.approx(list(stats.binomial_ci(2, 2)))
     assert d["detected"] == 2 and d["p_met_given_detected"] == 1.0
+    u = s["undiscovered"]
+    assert (u["n"], u["fraction"], u["records_mean"]) == (1, 0.25, 9000.0)
+    assert u["ci95"] == pytest.approx(list(stats.binomial_ci(1, 4)))
     assert s["regime"] == "gdpr" and s["firm"] == "test" and s["currency"] == "KRW"
     assert s["fine_usd"]["n"] == 4 and s["breach_cost_usd"]["mean"] == pytest.approx(
         np.mean(extra["breach_cost_usd"]))
     assert s["controls"]["total_usd"] == pytest.approx(values[0][layer.columns.index(
         "control_cost_usd")])
-    assert any("undetected" in note for note in s["notes"])
+    assert any("undiscovered" in note for note in s["notes"])
 
 
 def test_columns_round_trip_through_the_result_writer(tmp_path, tiny_model):
@@ -503,7 +532,9 @@ def test_columns_round_trip_through_the_result_writer(tmp_path, tiny_model):
     rows, extra = read_table(tmp_path / "replications.csv")
     assert rows == results and list(extra) == list(layer.columns)
     s = layer.summarize(extra, rows)
-    assert s["deadlines"]["kisa_24h"]["applicable"] == 5
+    found = sum(r.detected and r.records_exfiltrated > 0 for r in rows)
+    assert s["deadlines"]["kisa_24h"]["applicable"] == found
+    assert s["undiscovered"]["n"] == sum(not r.detected for r in rows)
     with pytest.raises(ValueError, match="missing"):
         layer.summarize({}, rows)
 

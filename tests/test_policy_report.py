@@ -59,8 +59,10 @@ def test_row_from_summary_carries_the_dwell_deadlines_and_costs():
     assert row["replications"] == 4 and row["detected_fraction"] == 0.75
     # Kaplan-Meier: S = 3/4 after 10 h, 1/2 after 20 h: the median is 20 h
     assert row["dwell_median_hours"] == s["km_median_dwell_hours"] == 20.0
-    # filed 30 h after awareness: 24 h missed everywhere, 72 h met by the 3 detected of 4
-    assert row["p_deadline_auth_24h"] == 0.0 and row["p_deadline_auth_72h"] == 0.75
+    # filed 30 h after awareness: 24 h missed everywhere, 72 h met by the 3 detected; the 4th
+    # breach is undiscovered (no deadline applies to it)
+    assert row["p_deadline_auth_24h"] == 0.0 and row["p_deadline_auth_72h"] == 1.0
+    assert row["undiscovered_fraction"] == 0.25
     assert row["p_all_deadlines_met"] == 0.0
     assert row["deadline_labels"] == ("auth_24h=authority within 24 h; "
                                       "auth_72h=authority within 72 h")
@@ -86,7 +88,7 @@ def test_table_round_trips_with_the_deadline_columns_of_every_arm(tmp_path):
                            "p_deadline_auth_72h_lo", "p_deadline_auth_72h_hi"]
     back = policy_report.read_table(path)
     assert [r["arm"] for r in back] == ["b", "a"]
-    assert back[0]["p_deadline_auth_72h"] is None and back[1]["p_deadline_auth_72h"] == 0.75
+    assert back[0]["p_deadline_auth_72h"] is None and back[1]["p_deadline_auth_72h"] == 1.0
     assert back[1]["fine_mean_usd"] == pytest.approx(a["fine_mean_usd"])
     assert back[1]["changes"] == "" and back[1]["deadline_labels"] == a["deadline_labels"]
 
