@@ -238,9 +238,10 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
         layer = policy.PolicyLayer.from_config(
             {"regime": options["regime"], "firm": options["firm"]})
         if layer is not None:  # raise the controls to the mandate before building the model
-            cfg, changes = layer.apply_mandates(cfg)
-            meta["policy_changes"] = changes
-        model = build_model(cfg)
+            cfg, model = layer.build(cfg)
+            meta["policy_changes"] = list(layer.changes)
+        else:
+            model = build_model(cfg)
         n, seed = model.run.replications, model.run.seed
         workers = resolve_workers(workers_option)
         check_trace_options(trace, trace_replication, n)

@@ -208,6 +208,8 @@ class RegimeParams:
 
     name: str = spec("none", doc="the option's name, e.g. kr_pipa_2023")
     title: str = spec("", doc="one line for reports")
+    scope_fields: list[str] = spec([], doc="the regime applies only when the breached data "
+                                           "holds one of these fields (empty: always)")
     mandates: dict = spec({}, doc="see MandateParams")
     deadlines: dict = spec({}, doc="name -> DeadlineParams")
     determination_delay_median: float = spec(3 * DAY, duration=True,
@@ -292,6 +294,7 @@ class Regime:
     fine: FineParams
     determination_delay_median: float
     determination_delay_sigma: float
+    scope_fields: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None, path: str = "regime") -> Regime:
@@ -314,7 +317,8 @@ class Regime:
                                         f"{path}.deadlines.{key}")
         fine_params = build(FineParams, p.fine, f"{path}.fine")
         return cls(p.name, p.title or p.name, mandates, deadlines, fine_params,
-                   p.determination_delay_median, p.determination_delay_sigma)
+                   p.determination_delay_median, p.determination_delay_sigma,
+                   tuple(p.scope_fields))
 
 
 @dataclass(frozen=True)
@@ -699,6 +703,10 @@ class PolicyLayer:
     regime: Regime
     firm: Firm
     changes: list[str] = field(default_factory=list)
+    #: False when the regime's scope (``scope_fields``) excludes the breached data: then it
+    #: mandates nothing, sets no deadline and imposes no fine (see :meth:`build`).
+    applies: bool = True
+    scope_note: str = ""
     _costs: ControlCosts | None = field(default=None, repr=False)
     _controls: ControlsInPlace | None = field(default=None, repr=False)
     _model_id: int | None = field(default=None, repr=False)
@@ -723,6 +731,57 @@ class PolicyLayer:
         if regime.name == "none" and firm_node is None:
             return None
         return cls(regime, Firm.from_mapping(firm_node))
+
+    # -- scope and building ----------------------------------------------------------------------
+    @staticmethod
+    def breached_fields(model: Model) -> list[str]:
+        """The fields of every datastore the insider's credential reaches (what a stolen record
+        holds), sorted."""
+        fields: set[str] = set()
+        for store in model.plan.targets:
+            fields.update(str(f) for f in model.network.node(store).get("fields") or ())
+        return sorted(fields)
+
+    def check_scope(self, model: Model) -> bool:
+        """Set :attr:`applies` from the regime's ``scope_fields`` and the breached data of
+        ``model``; a regime without ``scope_fields`` always applies."""
+        scope = self.regime.scope_fields
+        if not scope:
+            self.applies, self.scope_note = True, ""
+            return True
+        fields = self.breached_fields(model)
+        hit = sorted(set(scope) & set(fields))
+        self.applies = bool(hit)
+        self.scope_note = (
+            f"{self.regime.name} applies: the breached data holds {', '.join(hit)}" if hit else
+            f"{self.regime.name} does not apply: the breached data ({', '.join(fields)}) holds "
+            f"none of {', '.join(scope)}; no mandate, deadline or fine")
+        return self.applies
+
+    def build(self, cfg: Mapping[str, Any]) -> tuple[dict[str, Any], Model]:
+        """The config to simulate and its model: the regime's mandates applied if it applies.
+
+        A regime with ``scope_fields`` applies only when the breached data (the fields of the
+        datastores the insider reaches, :meth:`breached_fields`) holds one of them: PCI DSS
+        covers cardholder data, not a store of names and addresses. The model is built from
+        ``cfg`` first to read that; if the regime applies and its mandates change the config,
+        the model is built again from the raised config.
+
+        Returns:
+            ``(cfg, model)``: pass both on (``cfg`` is what worker processes rebuild from).
+        """
+        from sim.engine import build_model
+
+        out = dict(cfg)
+        if self.regime.scope_fields:
+            model = build_model(out)
+            if not self.check_scope(model):
+                self.changes = []
+                return out, model
+        raised, changes = self.apply_mandates(out)
+        if self.regime.scope_fields and not changes:
+            return raised, model
+        return raised, build_model(raised)
 
     # -- mandates ------------------------------------------------------------------------------
     def apply_mandates(self, cfg: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -911,7 +970,7 @@ class PolicyLayer:
         notified = aware + notify if detected and people > 0 else math.nan
         met: list[float] = []
         for d in self.regime.deadlines.values():
-            if people < d.min_people or not detected:  # an undiscovered breach starts no clock
+            if people < d.min_people or not detected or not self.applies:  # an undiscovered breach starts no clock
                 met.append(math.nan)
                 continue
             if d.after == "awareness":
@@ -928,12 +987,13 @@ class PolicyLayer:
         all_met = min(applicable) if applicable else math.nan
         late = bool(applicable) and all_met < 1.0
         rule = self.regime.fine
-        if rule.applies and detected:
+        fined = rule.applies and self.applies
+        if fined and detected:
             fr = fine(rule, self.firm, people, result.dwell_hours,
                       controls.missing_share(rule), late)
             cap, aggravated, severity, fine_usd = (fr.cap_usd, float(fr.aggravated),
                                                    fr.severity, fr.fine_usd)
-        elif rule.applies:  # nobody knows of the breach: no fine within the horizon
+        elif fined:  # nobody knows of the breach: no fine within the horizon
             cap = aggravated = severity = math.nan
             fine_usd = 0.0
         else:
@@ -989,7 +1049,7 @@ class PolicyLayer:
                 raise ValueError(f"policy column {name!r} has {col.size} values for {n} rows")
             cols[name] = col
         detected = np.array([r.detected for r in rows], dtype=bool)
-        notes: list[str] = []
+        notes: list[str] = [self.scope_note] if self.scope_note else []
 
         def proportion(values: np.ndarray, mask: np.ndarray | None = None) -> dict[str, Any]:
             v = values if mask is None else values[mask]
@@ -1045,10 +1105,11 @@ class PolicyLayer:
                 "social_cost_usd", "firm_cost_usd")},
             "fine_aggravated_fraction": float(np.nanmean(aggr)) if np.isfinite(aggr).any()
             else None,
-            "fine_applies": fine_rule.applies,
+            "applies": self.applies,
+            "fine_applies": fine_rule.applies and self.applies,
             "controls": costs.as_dict() if costs is not None else None,
             "controls_missing_share": controls.missing_share(fine_rule)
-            if controls is not None and fine_rule.applies else None,
+            if controls is not None and fine_rule.applies and self.applies else None,
             "known_outcome": known,
             "notes": notes,
         }
@@ -1084,6 +1145,8 @@ def format_summary(policy: Mapping[str, Any]) -> list[str]:
     """Lines for the printed run summary from ``summary["policy"]`` (indented like
     :func:`sim.results.format_summary`)."""
     lines = [f"  {'policy':<18}{policy['regime']} / {policy['firm']}"]
+    if policy.get("applies") is False:
+        lines.append(f"  {'  out of scope':<18}{(policy.get('notes') or [''])[0]}")
     for change in policy.get("changes") or []:
         lines.append(f"  {'  raised':<18}{change}")
     parts = []

@@ -30,7 +30,9 @@ from sim.policy import (
 )
 from sim.detectors import Detector, Watch
 from sim.results import ReplicationResult, ResultWriter, read_table
-from tests.conftest import BASE, merge
+from sim.network import Network
+from sim.params import makes
+from tests.conftest import BASE, merge, tiny_graph
 
 REGIMES = ("none", "kr_pipa_2023", "kr_pipa_2026", "gdpr", "nis2", "sec_8k", "pci_dss_4")
 ET = timezone(timedelta(hours=-5))
@@ -592,3 +594,38 @@ def test_a_detector_written_outside_sim_is_priced_and_counted_by_its_control_kin
     with pytest.raises(ConfigError, match="detectors.bad: .*kind 'audit' needs a parameter "
                                           "'interval'"):
         control_costs(bad, gen)
+
+
+# ----------------------------------------------------------------------------- scope
+@makes(Network)
+def card_network(records: int = 10_000) -> Network:
+    """The tiny network whose store holds card tokens beside the customer fields."""
+    g = tiny_graph(records)
+    g.nodes["store"]["fields"] = ["name", "card_token"]
+    return Network(g, source="tiny-card")
+
+
+def test_pci_dss_applies_only_when_the_breached_data_holds_card_data():
+    """The tiny store holds name, phone, address: PCI DSS does not apply (no mandated daily
+    review or monitoring, rows as without a regime); with card tokens in the store it does."""
+    cfg = merge(BASE, {"replications": 20, "horizon": "30d"})
+    layer = PolicyLayer(regime("pci_dss_4"), firm())
+    out_cfg, model = layer.build(cfg)
+    assert not layer.applies and layer.changes == [] and out_cfg["detectors"] == {}
+    assert "does not apply" in layer.scope_note and "name, phone, shipping_address" in \
+        layer.scope_note
+    rows = [simulate(model, 2, r) for r in range(20)]
+    values = [layer.price(r, model) for r in rows]
+    extra = {c: np.array([v[i] for v in values]) for i, c in enumerate(layer.columns)}
+    s = layer.summarize(extra, rows, model)
+    assert s["applies"] is False and s["notes"][0] == layer.scope_note
+    assert s["controls"]["total_usd"] == 0.0                  # nothing was added
+
+    card = merge(cfg, {"network": {"_target_": "tests.test_policy.card_network"}})
+    layer = PolicyLayer(regime("pci_dss_4"), firm())
+    in_cfg, in_model = layer.build(card)
+    assert layer.applies and "card_token" in layer.scope_note
+    assert {"audit", "monitoring"} <= set(in_cfg["detectors"])
+    assert len(in_model.detectors) == 2 and len(layer.changes) == 2
+    # a regime without scope_fields applies to any breach
+    assert PolicyLayer(regime("kr_pipa_2023"), firm()).build(cfg)[0]["detectors"]
