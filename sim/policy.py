@@ -39,6 +39,14 @@ regime's defaults), leaves a stronger one alone, and lists every change in words
   expects (``expected_*``) that the (raised) config lacks, ``late`` is 1 when an applicable
   deadline was missed.
 
+**The investigation** after detection reconstructs the breach from the access logs still kept
+(:func:`traced_people`): with logs kept ``log_retention`` (the firm's, raised to the regime's
+``min_log_retention``), what was taken more than that before awareness cannot be attributed. The
+people it names (``people_traced``) are the ones notified (notification cost) and the scale of
+the fine (a regulator fines the breach it can establish); the others are never told. So log
+retention changes a result only for a breach that lasts longer than the retention: under a
+one-year horizon a retention of a year or more changes nothing, by construction.
+
 **Undiscovered breaches** (censored replications: nothing detected the insider by the horizon,
 e.g. a key rotation ended the access without anyone noticing) are reported apart, in the
 ``undiscovered`` column and ``summary["policy"]["undiscovered"]``. Nobody knows of them, so no
@@ -263,6 +271,9 @@ class FirmParams:
                                         doc="share of revenue related to the breached service")
     records_held: int = spec(1_000_000, lo=0, doc="personal records the firm holds")
     employees: int = spec(500, lo=0, doc="staff whose activity a monitor scores")
+    log_retention: float = spec(YEAR, duration=True, lo=0, lo_open=True, allow_inf=True,
+                                doc="how long the firm keeps access logs (a regime's "
+                                    "min_log_retention raises it)")
     repeat_offender: bool = spec(False, doc="fined for a breach within the last 3 years")
     notify_delay_median: float = spec(48.0, duration=True, lo=0, lo_open=True,
                                       doc="median time from the clock's start to filing")
@@ -342,6 +353,18 @@ class Firm:
             if p.known_outcome else None
         return cls(p, costs, known)
 
+    def log_retention(self, regime: Regime, applies: bool = True) -> float:
+        """How long access logs are kept under ``regime``: the firm's own retention, raised to
+        the regime's minimum (the large-firm minimum from ``large_subjects`` records held)."""
+        own = self.params.log_retention
+        m = regime.mandates
+        if not applies:
+            return own
+        large = self.params.records_held >= m.large_subjects
+        need = m.min_log_retention_large if (large and m.min_log_retention_large is not None) \
+            else m.min_log_retention
+        return own if need is None else max(own, need)
+
     @property
     def revenue_usd(self) -> float:
         """The preceding financial year's total revenue, in USD."""
@@ -415,6 +438,26 @@ def fine(rule: FineParams, firm: Firm, people: int, dwell_hours: float, missing:
                   + rule.w_controls * missing + rule.w_late * float(late))
     severity = scale * conduct
     return FineResult(cap, bool(aggravated), severity, cap * severity)
+
+
+def traced_people(people: int, dwell_hours: float, access_hours: float,
+                  retention_hours: float) -> int:
+    """People the investigation can name from the access logs still kept at awareness.
+
+    Awareness comes at ``dwell_hours``; logs older than ``retention_hours`` are gone by then,
+    so only what was taken from ``dwell - retention`` on can be reconstructed. Records are taken
+    at an even rate over the access period ``[0, access_hours]`` (the model keeps no per-session
+    log in the result; sessions are many and spread, so this is the expected share). Access that
+    continued after awareness (until containment) is logged and traced in full.
+    """
+    if people <= 0:
+        return 0
+    gone_before = max(0.0, dwell_hours - retention_hours)
+    if gone_before <= 0.0 or access_hours <= 0.0:
+        return people
+    if gone_before >= access_hours:
+        return 0
+    return int(round(people * (access_hours - gone_before) / access_hours))
 
 
 def breach_cost_usd(costs: CostParams, people: int) -> float:
@@ -852,6 +895,9 @@ class PolicyLayer:
                     detectors[key] = node
                     note("retention", f"detectors.{key}.retention: {_shown(raw)} -> "
                                       f"{_short(retention)}")
+            own = self.firm.params.log_retention
+            if own < retention - 1e-9:  # what the investigation can read (traced_people)
+                note("retention", f"firm.log_retention: {_short(own)} -> {_short(retention)}")
 
         # automated monitoring
         if m.require_monitoring and "monitoring" not in kinds.values():
@@ -919,7 +965,9 @@ class PolicyLayer:
         ``notify_delay_hours`` (clock start to filing), ``notified_at_hours`` (first access to
         the first filing), ``deadline_<name>_met`` for each deadline and ``deadlines_all_met``
         (1/0; NaN where no deadline applies, and for an undiscovered breach), ``undiscovered``
-        (1: nothing detected the breach by the horizon), then :data:`MONEY_COLUMNS`: the fine's
+        (1: nothing detected the breach by the horizon), ``people_traced`` (people the
+        investigation names from the retained logs, :func:`traced_people`; NaN when
+        undiscovered), then :data:`MONEY_COLUMNS`: the fine's
         cap, tier (1 aggravated), severity and amount (NaN when the regime has no fine; an
         undiscovered breach has a fine of 0 and NaN cap, tier and severity), breach and
         notification costs, controls a year, ``social_cost_usd`` = controls + breach +
@@ -928,7 +976,7 @@ class PolicyLayer:
         """
         return ("notify_delay_hours", "notified_at_hours",
                 *(f"deadline_{k}_met" for k in self.regime.deadlines), "deadlines_all_met",
-                "undiscovered", *MONEY_COLUMNS)
+                "undiscovered", "people_traced", *MONEY_COLUMNS)
 
     def _prepare(self, model: Model) -> tuple[ControlCosts, ControlsInPlace]:
         if self._model_id != id(model) or self._costs is None or self._controls is None:
@@ -986,10 +1034,13 @@ class PolicyLayer:
         applicable = [v for v in met if not math.isnan(v)]
         all_met = min(applicable) if applicable else math.nan
         late = bool(applicable) and all_met < 1.0
+        traced = traced_people(people, result.dwell_hours, result.access_hours,
+                               self.firm.log_retention(self.regime, self.applies)) \
+            if detected else 0
         rule = self.regime.fine
         fined = rule.applies and self.applies
         if fined and detected:
-            fr = fine(rule, self.firm, people, result.dwell_hours,
+            fr = fine(rule, self.firm, traced, result.dwell_hours,
                       controls.missing_share(rule), late)
             cap, aggravated, severity, fine_usd = (fr.cap_usd, float(fr.aggravated),
                                                    fr.severity, fr.fine_usd)
@@ -999,13 +1050,12 @@ class PolicyLayer:
         else:
             cap = aggravated = severity = fine_usd = math.nan
         breach = breach_cost_usd(self.firm.costs, people)
-        notification = people * self.firm.costs.notification_cost_per_person_usd \
-            if detected else 0.0
+        notification = traced * self.firm.costs.notification_cost_per_person_usd
         control = costs.total_usd
         social = control + breach + notification
         total = social + (0.0 if math.isnan(fine_usd) else fine_usd)
         return (notify if detected and people > 0 else math.nan, notified, *met, all_met,
-                0.0 if detected else 1.0, cap, aggravated, severity, fine_usd, breach, notification, control, social, total)
+                0.0 if detected else 1.0, float(traced) if detected else math.nan, cap, aggravated, severity, fine_usd, breach, notification, control, social, total)
 
     # -- summary -------------------------------------------------------------------------------
     def summarize(self, extra: Mapping[str, Sequence[float] | np.ndarray],
@@ -1026,7 +1076,7 @@ class PolicyLayer:
             ``detected`` and ``p_met_given_detected`` with its CI (the same numbers now that an
             undiscovered breach has no deadline); ``undiscovered``: ``n``, ``fraction`` with
             Wilson ``ci95``, ``records_mean`` (breaches nobody knows of at the horizon);
-            ``all_deadlines_met`` likewise; ``notify_delay_hours`` and ``notified_at_hours``,
+            ``all_deadlines_met`` likewise; ``notify_delay_hours``, ``notified_at_hours`` and ``people_traced``,
             ``fine_usd``, ``fine_cap_usd``, ``fine_severity``, ``breach_cost_usd``,
             ``notification_cost_usd``, ``social_cost_usd``, ``firm_cost_usd``: ``n`` (finite
             values), ``mean`` with t ``ci95``, ``median`` with order-statistic ``median_ci95``,
@@ -1100,7 +1150,8 @@ class PolicyLayer:
             "all_deadlines_met": deadline_entry(cols["deadlines_all_met"], "all deadlines")
             if deadlines else None,
             **{name: describe(cols[name]) for name in (
-                "notify_delay_hours", "notified_at_hours", "fine_usd", "fine_cap_usd",
+                "notify_delay_hours", "notified_at_hours", "people_traced", "fine_usd",
+                "fine_cap_usd",
                 "fine_severity", "breach_cost_usd", "notification_cost_usd",
                 "social_cost_usd", "firm_cost_usd")},
             "fine_aggravated_fraction": float(np.nanmean(aggr)) if np.isfinite(aggr).any()

@@ -27,6 +27,7 @@ from sim.policy import (
     controls_in_place,
     deadline_hours,
     fine,
+    traced_people,
 )
 from sim.detectors import Detector, Watch
 from sim.results import ReplicationResult, ResultWriter, read_table
@@ -348,7 +349,8 @@ def test_stronger_controls_are_left_alone():
     cfg = cfg_with(audit={**AUDIT, "interval": "6h", "retention": "3y"}, watch=dict(MONITOR))
     new, changes = PolicyLayer(regime("pci_dss_4"), firm()).apply_mandates(cfg)
     assert changes == [] and new == cfg
-    new, changes = PolicyLayer(regime("kr_pipa_2023"), firm()).apply_mandates(cfg)
+    new, changes = PolicyLayer(regime("kr_pipa_2023"), firm(log_retention="3y")).apply_mandates(
+        cfg)
     assert changes == [] and new == cfg
 
 
@@ -359,6 +361,7 @@ def test_pipa_adds_a_missing_monthly_audit_and_raises_retention_for_a_large_firm
     assert audit["coverage"] == 0.1 and audit["recognition"] == 0.5
     assert changes[0].startswith("detectors.audit: added a PeriodicAudit every 1mo")
     assert changes[1].startswith("detectors.audit.retention: 1y -> 2y")
+    assert changes[2].startswith("firm.log_retention: 1y -> 2y")
     # under 50,000 subjects one year of logs is enough: nothing raised
     _, small = PolicyLayer(regime("kr_pipa_2023"), firm(records_held=40_000)).apply_mandates(
         cfg_with(audit=dict(AUDIT)))
@@ -629,3 +632,62 @@ def test_pci_dss_applies_only_when_the_breached_data_holds_card_data():
     assert len(in_model.detectors) == 2 and len(layer.changes) == 2
     # a regime without scope_fields applies to any breach
     assert PolicyLayer(regime("kr_pipa_2023"), firm()).build(cfg)[0]["detectors"]
+
+
+# ----------------------------------------------------------------------------- log retention
+def test_traced_people_are_those_taken_within_the_retained_logs():
+    # 2 years of even exfiltration, found at 2 y: 1 y of logs names half, 2 y all of them
+    assert traced_people(1000, 17532.0, 17532.0, 8766.0) == 500
+    assert traced_people(1000, 17532.0, 17532.0, 17532.0) == 1000
+    assert traced_people(1000, 17532.0, 17532.0, math.inf) == 1000
+    # found within the retention: everything is still logged
+    assert traced_people(1000, 4000.0, 4000.0, 8766.0) == 1000
+    # access ended (a key rotation) long before detection: nothing left to trace
+    assert traced_people(1000, 20000.0, 5000.0, 8766.0) == 0
+    # access continued after awareness until containment: the whole tail is logged
+    assert traced_people(1000, 17532.0, 17600.0, 8766.0) == round(1000 * (8834 / 17600))
+    assert traced_people(0, 17532.0, 17532.0, 8766.0) == 0
+
+
+def test_log_retention_mandate_changes_who_is_notified_and_fined_for_a_long_breach(tiny_model):
+    """PIPA's 2-year retention (50,000+ subjects) against the firm's own 1 year: a breach found
+    after 2 years is traced in full only with 2 years of logs - more people are notified and the
+    fine is scaled on more people. A breach found within a year is the same either way."""
+    long_breach = result(17532.0, 2_000_000)          # found after 2 y, access throughout
+    short_breach = result(4000.0, 2_000_000)
+    pipa = PolicyLayer(regime("kr_pipa_2023"), firm())           # 1M records held: large
+    one_year = PolicyLayer(Regime.from_mapping(
+        {**composed(group("regime", "kr_pipa_2023"))["regime"],
+         "mandates": {**composed(group("regime", "kr_pipa_2023"))["regime"]["mandates"],
+                      "min_log_retention_large": "1y"}}), firm())
+    assert pipa.firm.log_retention(pipa.regime) == 17532.0
+    assert one_year.firm.log_retention(one_year.regime) == 8766.0
+    a, b = priced(pipa, long_breach, tiny_model), priced(one_year, long_breach, tiny_model)
+    assert (a["people_traced"], b["people_traced"]) == (2_000_000, 1_000_000)
+    assert a["notification_cost_usd"] == pytest.approx(2 * b["notification_cost_usd"])
+    assert a["fine_usd"] == pytest.approx(b["fine_usd"] * 2 ** 0.5)  # scale ~ people^0.5
+    assert priced(pipa, short_breach, tiny_model) == priced(one_year, short_breach, tiny_model)
+    # undiscovered: nothing traced, nobody notified
+    assert math.isnan(priced(pipa, result(17532.0, 9, detected=False), tiny_model)[
+        "people_traced"])
+
+
+def test_log_retention_changes_rows_of_a_simulated_breach_longer_than_a_year():
+    """End to end on simulated replications: a slow audit, a 3-year horizon; the rows of the
+    breaches found after more than a year differ between 1 and 2 years of retention, the
+    others are identical."""
+    cfg = merge(BASE, {"horizon": "3y", "insider": {"records_per_session": 5}, "detectors": {
+        "audit": {"_target_": "sim.detectors.PeriodicAudit", "interval": "1mo",
+                  "coverage": 0.1, "recognition": 0.5}}})
+    model = build_model(cfg)
+    rows = [simulate(model, 4, r) for r in range(40)]
+    long = [r for r in rows if r.detected and r.dwell_hours > 8766.0]
+    assert long, "needs breaches found after a year"
+    two = PolicyLayer(regime("kr_pipa_2023"), firm())
+    one = PolicyLayer(regime("kr_pipa_2023"), firm(records_held=40_000))  # small: 1 y of logs
+    for r in rows:
+        x, y = priced(two, r, model), priced(one, r, model)
+        if r in long:
+            assert x["people_traced"] > y["people_traced"]
+        elif r.detected:
+            assert x["people_traced"] == y["people_traced"] == r.records_exfiltrated
