@@ -187,9 +187,12 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
 
     If ``run_dir`` already holds a complete run of the same config and version (see
     :func:`sim.sweep.completed_summary`) and the ``resume`` option is true (the default),
-    nothing is simulated or written: its summary is returned (and printed). Otherwise
+    nothing is simulated or written: its summary is returned (and printed). Otherwise the
+    process takes ownership of the dir (:class:`sim.sweep.JobLock`; if another live process
+    owns it, :class:`sim.sweep.JobRunningElsewhere` is raised and nothing is written),
     ``run.json`` is written first (status ``running``), any previous run's outputs are
-    removed, and ``run.json`` is written again last (``complete``, or ``failed`` /
+    removed (a killed run's finished rows of the same config are kept and the run resumes after
+    them), and ``run.json`` is written again last (``complete``, or ``failed`` /
     ``interrupted`` with the error).
 
     Args:
@@ -205,11 +208,9 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     Raises:
         SimError: a bad config value; nothing is written but ``run.json`` saying so.
     """
-    from sim import policy, results
-    from sim.engine import build_model
+    from sim import results
     from sim.errors import ConfigError
-    from sim.runner import iter_replications, resolve_workers
-    from sim.sweep import completed_summary, config_hash
+    from sim.sweep import JobLock, completed_summary, config_hash, read_json
 
     job = job or JobInfo()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -217,8 +218,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     cfg.setdefault("scenario", scenario)
     chash = config_hash(cfg)
     options = split_app_options(cfg)
-    trace, trace_replication = options["trace"], options["trace_replication"]
-    workers_option, resume = options["workers"], options["resume"]
+    resume = options["resume"]
     if not isinstance(resume, bool):
         raise ConfigError("resume", f"must be true or false, got {resume!r}")
     if resume:
@@ -230,6 +230,29 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
                 print("  already complete in this dir (same config, same version): not run "
                       "again; resume=false runs it anyway", flush=True)
             return done
+    with JobLock(run_dir):  # raises JobRunningElsewhere, writing nothing, if another owns it
+        return _run_owned(cfg, run_dir, chash, options, job, echo,
+                          read_json(run_dir / "run.json") if resume else None)
+
+
+def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str, Any],
+               job: JobInfo, echo: bool, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The body of :func:`run_job` once this process owns ``run_dir``.
+
+    ``previous`` is the ``run.json`` left by an earlier run of the dir (None: do not resume).
+    If it records the same config hash and version, the finished rows of its
+    ``replications.csv.partial`` are kept (:func:`sim.results.resumable_rows`) and the run
+    continues with the next replication: the final ``replications.csv`` is byte-identical to an
+    uninterrupted run's.
+    """
+    from sim import policy, results
+    from sim.engine import build_model
+    from sim.runner import iter_replications, resolve_workers
+
+    trace, trace_replication = options["trace"], options["trace_replication"]
+    workers_option = options["workers"]
+    same_config = (previous is not None and previous.get("config_hash") == chash
+                   and previous.get("version") == __version__)
     meta = new_record(cfg, options, chash, job)
     begin_record(run_dir, meta)
     t0 = time.perf_counter()
@@ -251,8 +274,16 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
         label = f"{job.label()} {cfg['scenario']}".strip()
         progress = Progress(n, label, show)
         columns = layer.columns if layer is not None else ()
-        with results.ResultWriter(run_dir, extra_columns=columns) as writer:
-            for result in iter_replications(cfg, model, workers):
+        kept = results.resumable_rows(run_dir, columns, n) if same_config else 0
+        if kept:
+            meta["resumed_from"] = kept
+            results.write_json_atomic(run_dir / "run.json", meta)
+            if echo:
+                print(f"{label}: resuming after replication {kept - 1} ({kept} finished rows "
+                      f"kept from replications.csv.partial)", flush=True)
+            progress.done = kept
+        with results.ResultWriter(run_dir, extra_columns=columns, keep_rows=kept) as writer:
+            for result in iter_replications(cfg, model, workers, start=kept):
                 writer.write(result, extra=layer.price(result, model) if layer else ())
                 progress.step()
             writer.finish()
@@ -367,6 +398,8 @@ def main(cfg: DictConfig) -> None:
     """
     from hydra.core.hydra_config import HydraConfig
 
+    from sim.sweep import JobRunningElsewhere, describe_owner
+
     hc = HydraConfig.get()
     scenario = str(hc.runtime.choices.get("scenario") or "custom")
     job = job_info(hc)
@@ -385,13 +418,19 @@ def main(cfg: DictConfig) -> None:
             record_failure(run_dir, meta, err, t0)
             raise
         run_job(plain, run_dir, scenario=scenario, job=job)
+    except JobRunningElsewhere as err:  # another launcher's job owns the dir: not a failure
+        if job.num is None:
+            fail(str(err), code=1)
+        print(f"{job.label()}: running elsewhere ({describe_owner(err.owner)}): not run here",
+              flush=True)
     except SimError as err:
         if job.num is None:
             fail(str(err))
         print(f"error: {job.label()} [{' '.join(job.overrides)}]: {err}", file=sys.stderr,
               flush=True)
     except KeyboardInterrupt:
-        fail("interrupted; finished replications are in replications.csv.partial", code=130)
+        fail("interrupted; finished replications are in replications.csv.partial (the same "
+             "command resumes from them)", code=130)
     except Exception as exc:
         if job.num is None:
             raise  # a bug: the traceback is the useful output

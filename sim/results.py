@@ -241,13 +241,16 @@ class ResultWriter:
             is an error, so that a crashed re-run cannot leave an old complete-looking file.
         extra_columns: names of further numeric columns after :data:`COLUMNS` (a layer such
             as the policy costs adds them); each :meth:`write` then passes their values.
+        keep_rows: append to an existing ``.partial`` file whose header and first
+            ``keep_rows`` rows :func:`resumable_rows` has checked (and cut to them), instead of
+            starting a new one: a killed run resumes from its finished rows.
 
     Raises:
         FileExistsError: ``replications.csv`` exists and ``overwrite`` is false.
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], *, overwrite: bool = False,
-                 extra_columns: Sequence[str] = ()) -> None:
+                 extra_columns: Sequence[str] = (), keep_rows: int = 0) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / REPLICATIONS_CSV
         self.partial_path = self.run_dir / (REPLICATIONS_CSV + PARTIAL_SUFFIX)
@@ -256,15 +259,17 @@ class ResultWriter:
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists; refusing to overwrite a finished run")
             self.path.unlink()
-        self._file = open(self.partial_path, "w", newline="", encoding="utf-8")
-        self._csv = csv.writer(self._file, lineterminator="\n")
         clash = sorted(set(extra_columns) & set(COLUMNS))
         if clash or len(set(extra_columns)) != len(extra_columns):
             raise ValueError(f"extra columns must be new and distinct, got {list(extra_columns)}")
         self.extra_columns = tuple(extra_columns)
-        self._csv.writerow(COLUMNS + self.extra_columns)
+        self._file = open(self.partial_path, "a" if keep_rows else "w", newline="",
+                          encoding="utf-8")
+        self._csv = csv.writer(self._file, lineterminator="\n")
+        if not keep_rows:
+            self._csv.writerow(COLUMNS + self.extra_columns)
         self._file.flush()
-        self.rows_written = 0
+        self.rows_written = keep_rows
         self.finished = False
 
     def write(self, result: ReplicationResult, extra: Sequence[float] = ()) -> None:
@@ -313,6 +318,51 @@ class ResultWriter:
             self.finish()
         else:
             self.abort()
+
+
+def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str],
+                   replications: int) -> int:
+    """How many finished rows of a killed run's ``replications.csv.partial`` can be kept.
+
+    The file must have exactly the header a new run would write (:data:`COLUMNS` then
+    ``extra_columns``); its rows are kept from the top while each is a whole line (ends with a
+    newline), parses, and holds replication ``0, 1, 2, ...`` in order, below ``replications``.
+    The file is cut (truncated) after the last row kept, so appending the next replication's
+    row continues it exactly as an uninterrupted run would have. The caller checks that the rows
+    come from the same config (``run.json``'s config hash) before calling this.
+
+    Returns:
+        The number of rows kept (0: none; the file is then left for the writer to replace).
+    """
+    path = Path(run_dir) / (REPLICATIONS_CSV + PARTIAL_SUFFIX)
+    header = ",".join(COLUMNS + tuple(extra_columns)) + "\n"
+    try:
+        f = open(path, "rb+")
+    except OSError:
+        return 0
+    with f:
+        first = f.readline()
+        if first.decode("utf-8", "replace") != header:
+            return 0
+        kept, end = 0, f.tell()
+        n_fields = len(COLUMNS) + len(extra_columns)
+        while kept < replications:
+            line = f.readline()
+            if not line.endswith(b"\n"):
+                break
+            try:
+                values = next(csv.reader([line.decode("utf-8")]))
+                if len(values) != n_fields:
+                    break
+                row = ReplicationResult.from_csv_row(values[:len(COLUMNS)])
+                [float(v) for v in values[len(COLUMNS):] if v != ""]
+            except (ValueError, TypeError, StopIteration, UnicodeDecodeError):
+                break
+            if row.replication != kept:
+                break
+            kept, end = kept + 1, f.tell()
+        f.truncate(end)
+    return kept
 
 
 def read_replications(path: str | os.PathLike[str]) -> list[ReplicationResult]:

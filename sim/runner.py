@@ -56,21 +56,23 @@ def _run_chunk(args: tuple[int, list[int]]) -> list[ReplicationResult]:
 
 
 def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
-                      chunk: int | None = None) -> Iterator[ReplicationResult]:
-    """Yield the results of replications ``0..n-1`` of the job, in order.
+                      chunk: int | None = None, start: int = 0) -> Iterator[ReplicationResult]:
+    """Yield the results of replications ``start..n-1`` of the job, in order.
 
     Args:
         cfg: the plain config ``model`` was built from (workers rebuild the model from it).
         model: the job's model, used directly when ``workers`` is 1.
         workers: worker processes.
         chunk: replications per task; default spreads about 8 tasks per worker.
+        start: the first replication (a resumed run continues after its finished rows; each
+            replication owns its seed sequence, so the rows are those of a run from 0).
     """
     n, seed = model.run.replications, model.run.seed
-    if workers <= 1 or n < 2:
-        yield from simulate_many(model, seed, range(n))
+    if workers <= 1 or n - start < 2:
+        yield from simulate_many(model, seed, range(start, n))
         return
-    size = chunk or max(1, min(500, n // (workers * 8)))
-    tasks = ((seed, list(range(i, min(i + size, n)))) for i in range(0, n, size))
+    size = chunk or max(1, min(500, (n - start) // (workers * 8)))
+    tasks = ((seed, list(range(i, min(i + size, n)))) for i in range(start, n, size))
     # Submit lazily, a few tasks ahead of the one being yielded: memory stays flat in n (as
     # with one worker), where pool.map would first submit every task and hold every result.
     ahead = 2 * workers

@@ -17,7 +17,12 @@ The pieces, in the order a sweep meets them:
   version, and whose ``replications.csv`` and ``summary.json`` are there and readable, is not
   run again.
 * :func:`job_state` classifies a job dir (``complete``, ``failed``, ``interrupted``,
-  ``running``, ``incomplete``); :func:`find_job_dirs` finds them under a sweep dir.
+  ``running``, ``running_elsewhere``, ``incomplete``); :func:`find_job_dirs` finds them under a
+  sweep dir.
+* :class:`JobLock` makes a process the one owner of a job dir while it runs the job (the lock
+  file ``job.lock``: host, pid, process start time, heartbeat), so that a second launcher of the
+  same sweep (re-run while orphans of a killed one still run) never writes into a running job:
+  it reports the job as ``running elsewhere``. :func:`lock_status` is the stale-lock rule.
 """
 
 from __future__ import annotations
@@ -26,7 +31,11 @@ import functools
 import hashlib
 import json
 import math
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,13 +51,177 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 #: Option keys (dotted) that change how a job runs but not one byte of what it writes.
 HASH_EXCLUDED: frozenset[str] = frozenset({"workers", "resume", "output.progress"})
 
-#: Job states. ``complete`` is the only one whose results are read.
-STATES: tuple[str, ...] = ("complete", "failed", "interrupted", "running", "incomplete",
-                           "missing")
+#: Job states. ``complete`` is the only one whose results are read. ``running_elsewhere``:
+#: another live process owns the dir (:class:`JobLock`); ``running``: ``run.json`` says running
+#: but no live process owns the dir (killed without a chance to say so).
+STATES: tuple[str, ...] = ("complete", "failed", "interrupted", "running", "running_elsewhere",
+                           "incomplete", "missing")
 
 
 class SweepError(SimError):
     """A sweep or run dir cannot be read (names the dir and what is missing)."""
+
+
+# ----------------------------------------------------------------------------- job locks
+
+LOCK_FILE = "job.lock"
+#: Seconds between heartbeats (the lock file's mtime is renewed) of a running job.
+HEARTBEAT_S = 30.0
+#: A lock taken on another host is stale when its heartbeat is older than this (seconds). The
+#: hosts' clocks (or the shared file system's) must agree to well within it.
+STALE_AFTER_S = 600.0
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds, from /proc), or None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                     if line.startswith("btime "))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def lock_status(info: Mapping[str, Any] | None, mtime: float, now: float | None = None) -> str:
+    """The stale-lock rule: ``live`` or ``stale`` for a lock holding ``info``, last renewed at
+    ``mtime`` (epoch seconds).
+
+    * No readable owner: ``stale`` unless it is fresh (younger than :data:`HEARTBEAT_S`: it may
+      be being written).
+    * Same host: ``live`` while the pid exists and (where the OS tells) started when the lock
+      says - a dead pid, or a pid reused by a later process, is ``stale``.
+    * Another host: ``live`` while the heartbeat is younger than :data:`STALE_AFTER_S`.
+    """
+    now = time.time() if now is None else now
+    if not info or not isinstance(info.get("pid"), int):
+        return "live" if now - mtime < HEARTBEAT_S else "stale"
+    if info.get("host") == socket.gethostname():
+        pid = int(info["pid"])
+        if not _pid_alive(pid):
+            return "stale"
+        started, recorded = _process_start(pid), info.get("process_start")
+        if started is not None and isinstance(recorded, (int, float)) \
+                and abs(started - recorded) > 2.0:
+            return "stale"  # the pid now belongs to another process
+        return "live"
+    return "live" if now - mtime < STALE_AFTER_S else "stale"
+
+
+def read_lock(run_dir: Path) -> tuple[dict[str, Any] | None, float] | None:
+    """``(owner info, mtime)`` of ``run_dir``'s lock file, or None without one."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    return read_json(path), mtime
+
+
+def live_owner(run_dir: Path) -> dict[str, Any] | None:
+    """The owner of ``run_dir`` if another live process holds its lock, else None."""
+    found = read_lock(run_dir)
+    if found is None:
+        return None
+    info, mtime = found
+    if info and info.get("host") == socket.gethostname() and info.get("pid") == os.getpid():
+        return None  # ours
+    return (info or {"host": "?", "pid": "?"}) if lock_status(info, mtime) == "live" else None
+
+
+def describe_owner(info: Mapping[str, Any]) -> str:
+    """``host h pid 123 since 2026-11-30T19:40:00+0000``."""
+    return (f"host {info.get('host', '?')} pid {info.get('pid', '?')}"
+            + (f" since {info['started_at']}" if info.get("started_at") else ""))
+
+
+class JobRunningElsewhere(SimError):
+    """Another live process owns the job dir; nothing was written into it."""
+
+    def __init__(self, run_dir: Path, owner: Mapping[str, Any]) -> None:
+        self.run_dir, self.owner = run_dir, dict(owner)
+        super().__init__(f"{run_dir}: running elsewhere ({describe_owner(owner)}); not run here, "
+                         f"nothing written; re-run when it has finished to collect it")
+
+
+class JobLock:
+    """Ownership of a job dir while a job runs in it (a context manager).
+
+    ``acquire`` creates ``job.lock`` atomically (a hard link of a complete temporary file, which
+    also works on NFS) holding ``host``, ``pid``, ``process_start``, ``started_at`` and a token;
+    a stale lock (:func:`lock_status`) is taken over, a live one raises
+    :class:`JobRunningElsewhere`. While held, a daemon thread renews the file's mtime every
+    :data:`HEARTBEAT_S` seconds; ``release`` removes the file if it is still ours.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_FILE
+        self.token = uuid.uuid4().hex
+        self.info = {"host": socket.gethostname(), "pid": os.getpid(),
+                     "process_start": _process_start(os.getpid()),
+                     "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": self.token}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> JobLock:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.run_dir / f".{LOCK_FILE}.{self.token}"
+        tmp.write_text(json.dumps(self.info), encoding="utf-8")
+        try:
+            for _attempt in range(3):
+                try:
+                    os.link(tmp, self.path)
+                    break
+                except FileExistsError:
+                    found = read_lock(self.run_dir)
+                    if found is None:
+                        continue  # released meanwhile: try again
+                    info, mtime = found
+                    if lock_status(info, mtime) == "live":
+                        raise JobRunningElsewhere(self.run_dir, info or {}) from None
+                    self.path.unlink(missing_ok=True)  # stale: take it over
+            else:
+                raise JobRunningElsewhere(self.run_dir, (read_lock(self.run_dir) or ({},))[0]
+                                          or {})
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._thread = threading.Thread(target=self._beat, name="job-lock-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        info = read_json(self.path)
+        if info is not None and info.get("token") == self.token:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> JobLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -226,7 +399,10 @@ class JobState:
         if self.status == "incomplete":
             return "run.json says complete but replications.csv or summary.json is missing"
         if self.status == "running":
-            return "still running, or killed before it could record an error"
+            return "killed before it could record an error (no live process owns the dir)"
+        if self.status == "running_elsewhere":
+            owner = live_owner(self.dir) or {}
+            return f"running elsewhere ({describe_owner(owner)})"
         return ""
 
 
@@ -234,6 +410,8 @@ def job_state(run_dir: Path) -> JobState:
     """Classify ``run_dir`` (see :class:`JobState`); never raises for a bad dir."""
     run_dir = Path(run_dir)
     meta = read_json(run_dir / RUN_JSON)
+    if live_owner(run_dir) is not None:
+        return JobState(run_dir, "running_elsewhere", meta or {})
     if meta is None:
         partial = (run_dir / "replications.csv.partial").exists()
         return JobState(run_dir, "running" if partial else "missing", {})
@@ -416,6 +594,7 @@ class SweepOutcome:
     reused: int
     failed: list[JobState]
     bad_input_only: bool
+    elsewhere: list[JobState] = field(default_factory=list)
 
     def line(self) -> str:
         """One line: ``sweep DIR: 6 jobs, 5 complete (2 reused), 1 failed``."""
@@ -424,15 +603,16 @@ class SweepOutcome:
             if n:
                 reused = (f" ({self.reused} done before, skipped)"
                           if status == "complete" and self.reused else "")
-                parts.append(f"{n} {status}{reused}")
+                parts.append(f"{n} {status.replace('_', ' ')}{reused}")
         return f"sweep {self.sweep_dir}: {self.total} jobs, " + ", ".join(parts)
 
     @property
     def exit_code(self) -> int:
-        """0 when every job is complete; 2 when every failure was bad input; else 1."""
+        """0 when every job is complete; 2 when every failure was bad input; else 1 (also when
+        jobs are still running elsewhere: their results are not in yet)."""
         if self.counts.get("complete", 0) == self.total:
             return 0
-        return 2 if self.bad_input_only else 1
+        return 2 if self.bad_input_only and not self.elsewhere else 1
 
 
 def index_job_dirs(sweep_dir: Path) -> dict[int, Path]:
@@ -467,9 +647,10 @@ def sweep_outcome(sweep_dir: Path, manifest: Mapping[str, Any] | None = None) ->
     counts = {s: sum(st.status == s for st in states) for s in STATES}
     reused = sum(st.status == "complete" and float(st.meta.get("finished", 0)) < started
                  for st in states)
-    failed = [st for st in states if st.status != "complete"]
+    failed = [st for st in states if st.status not in ("complete", "running_elsewhere")]
+    elsewhere = [st for st in states if st.status == "running_elsewhere"]
     bad_input = all(st.meta.get("bad_input") for st in failed) if failed else False
-    return SweepOutcome(sweep_dir, len(states), counts, reused, failed, bad_input)
+    return SweepOutcome(sweep_dir, len(states), counts, reused, failed, bad_input, elsewhere)
 
 
 #: The outcome of the last sweep this process ran (set by :class:`SweepCallback`).
@@ -515,6 +696,12 @@ class SweepCallback(_callback_base()):  # type: ignore[misc]
         outcome = sweep_outcome(sweep_dir)
         LAST_SWEEP = outcome
         print(outcome.line(), flush=True)
+        if outcome.elsewhere:
+            names = ", ".join(f"#{st.dir.name} ({describe_owner(live_owner(st.dir) or {})})"
+                              for st in outcome.elsewhere[:10])
+            print(f"{len(outcome.elsewhere)} of {outcome.total} jobs are running elsewhere, not "
+                  f"here: {names}; re-run the same command when they have finished to collect "
+                  f"them", file=sys.stderr, flush=True)
         if outcome.failed:
             names = ", ".join(f"#{st.dir.name} ({st.status})" for st in outcome.failed[:10])
             more = f" and {len(outcome.failed) - 10} more" if len(outcome.failed) > 10 else ""

@@ -326,6 +326,15 @@ def test_killed_sweep_leaves_nothing_that_looks_complete_and_resumes(tmp_path):
     assert [run_json(out / str(n))["status"] for n in range(3)] == ["complete"] * 3
     assert len(csv_rows(out / "1" / "replications.csv")) == 400
     assert not partial.exists()
+    # job #1 resumed after its finished rows, and its file is the uninterrupted run's
+    assert "resuming after replication" in again.stdout
+    assert run_json(out / "1")["resumed_from"] >= 20
+    whole = tmp_path / "whole"
+    one = run_sim("scenario=coupang_2025", "horizon=60d", "replications=400",
+                  "output.plot=false", f"hydra.run.dir={whole}")
+    assert one.returncode == 0, one.stderr
+    assert (out / "1" / "replications.csv").read_bytes() == \
+        (whole / "replications.csv").read_bytes()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
@@ -364,3 +373,145 @@ def test_sweep_overrides_put_sweeper_params_first_and_know_only_the_basic_sweepe
     assert len(sweep.expand_sweep(overrides)) == 4
     hydra_cfg.sweeper._target_ = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
     assert sweep.sweep_overrides(hydra_cfg) is None  # jobs not known in advance: no total
+
+
+# ----------------------------------------------------------------------------- resume, locks
+
+
+def _crash_after(k: int):
+    """An iter_replications that dies (like a kill) after yielding ``k`` results."""
+    from sim import runner
+
+    real = runner.iter_replications
+
+    def dying(cfg, model, workers=1, chunk=None, start=0):
+        for i, result in enumerate(real(cfg, model, workers, chunk, start)):
+            if i == k:
+                raise RuntimeError("killed")
+            yield result
+    return dying
+
+
+@pytest.mark.parametrize("regime", [None, "kr_pipa_2023"])
+def test_a_crashed_run_resumes_from_its_partial_rows_byte_identical(tmp_path, monkeypatch,
+                                                                     regime):
+    """Crash mid-run (rows in .partial, a torn last line), re-run: the finished rows are kept,
+    the run continues from the next replication, and replications.csv is byte-identical to an
+    uninterrupted run's - with the policy layer's extra columns too."""
+    from sim import runner
+    from sim.app import run_job
+    from sim.policy import Regime
+    from tests.conftest import BASE, merge
+
+    over = {"replications": 30, "output": {"plot": False}, "detectors": {
+        "audit": {"_target_": "sim.detectors.PeriodicAudit", "interval": "1w"}}}
+    if regime:
+        over["regime"] = {"name": "custom", "deadlines": {"d": {"within": "72h"}},
+                          "fine": {"applies": True, "cap_share": 0.02}}
+        Regime.from_mapping(over["regime"])
+    cfg = merge(BASE, over)
+    whole = tmp_path / "whole"
+    run_job(dict(cfg), whole, echo=False)
+
+    crashed = tmp_path / "crashed"
+    with monkeypatch.context() as m:
+        m.setattr(runner, "iter_replications", _crash_after(12))
+        with pytest.raises(RuntimeError, match="killed"):
+            run_job(dict(cfg), crashed, echo=False)
+    partial = crashed / "replications.csv.partial"
+    assert run_json(crashed)["status"] == "failed"
+    assert len(partial.read_text().splitlines()) == 13
+    with partial.open("a") as f:
+        f.write("12,999,tr")                       # a torn last line, cut off by the kill
+    run_job(dict(cfg), crashed, echo=False)
+    meta = run_json(crashed)
+    assert meta["status"] == "complete" and meta["resumed_from"] == 12
+    assert (crashed / "replications.csv").read_bytes() == \
+        (whole / "replications.csv").read_bytes()
+    assert (crashed / "summary.json").read_bytes() == (whole / "summary.json").read_bytes()
+
+
+def test_partial_rows_of_another_config_are_not_kept(tmp_path, monkeypatch):
+    from sim import runner
+    from sim.app import run_job
+    from tests.conftest import BASE, merge
+
+    cfg = merge(BASE, {"replications": 10, "output": {"plot": False}})
+    with monkeypatch.context() as m:
+        m.setattr(runner, "iter_replications", _crash_after(5))
+        with pytest.raises(RuntimeError):
+            run_job(dict(cfg), tmp_path, echo=False)
+    run_job({**cfg, "seed": 2}, tmp_path, echo=False)            # another config: from 0
+    assert "resumed_from" not in run_json(tmp_path)
+    fresh = tmp_path / "fresh"
+    run_job({**cfg, "seed": 2}, fresh, echo=False)
+    assert (tmp_path / "replications.csv").read_bytes() == \
+        (fresh / "replications.csv").read_bytes()
+
+
+def test_stale_lock_rule(monkeypatch):
+    import socket
+
+    here = socket.gethostname()
+    now = time.time()
+    me = {"host": here, "pid": os.getpid(), "process_start": sweep._process_start(os.getpid())}
+    assert sweep.lock_status(me, now - 3600, now) == "live"       # same host, pid alive
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert sweep.lock_status({**me, "pid": dead.pid}, now, now) == "stale"   # pid gone
+    if me["process_start"] is not None:                          # pid reused by another process
+        assert sweep.lock_status({**me, "process_start": me["process_start"] - 100}, now,
+                                 now) == "stale"
+    other = {"host": "elsewhere.example", "pid": 1}
+    assert sweep.lock_status(other, now - 60, now) == "live"      # a fresh heartbeat
+    assert sweep.lock_status(other, now - sweep.STALE_AFTER_S - 1, now) == "stale"
+    assert sweep.lock_status(None, now - 5, now) == "live"        # being written
+    assert sweep.lock_status(None, now - 3600, now) == "stale"
+
+
+def test_a_live_owner_keeps_a_second_launcher_out_of_the_job_dir(tmp_path):
+    """A job dir owned by a live process (here: a sleeping child on this host) is reported as
+    running elsewhere and nothing is written into it; once the owner is gone its lock is stale
+    and the job runs."""
+    from sim.app import run_job
+    from tests.conftest import BASE, merge
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        info = {"host": __import__("socket").gethostname(), "pid": owner.pid,
+                "process_start": sweep._process_start(owner.pid), "started_at": "then"}
+        (tmp_path / sweep.LOCK_FILE).write_text(json.dumps(info))
+        (tmp_path / "replications.csv.partial").write_text("being written\n")
+        before = sorted(p.name for p in tmp_path.iterdir())
+        cfg = merge(BASE, {"replications": 3, "output": {"plot": False}})
+        with pytest.raises(sweep.JobRunningElsewhere, match="running elsewhere"):
+            run_job(dict(cfg), tmp_path, echo=False)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before   # nothing written
+        assert (tmp_path / "replications.csv.partial").read_text() == "being written\n"
+        assert sweep.job_state(tmp_path).status == "running_elsewhere"
+        assert f"pid {owner.pid}" in sweep.job_state(tmp_path).error
+    finally:
+        owner.kill()
+        owner.wait()
+    assert sweep.job_state(tmp_path).status == "running"             # owner dead: killed
+    run_job(dict(cfg), tmp_path, echo=False)                          # stale: taken over
+    assert run_json(tmp_path)["status"] == "complete"
+    assert not (tmp_path / sweep.LOCK_FILE).exists()                 # released
+
+
+def test_the_tally_counts_a_job_running_elsewhere_apart_from_failures(tmp_path):
+    out = tmp_path / "sweep"
+    sweep.write_manifest(out, [["seed=0"], ["seed=1"]], sweep=["seed=0,1"], launcher="x")
+    (out / "0").mkdir()
+    (out / "0" / "run.json").write_text(json.dumps({"status": "running"}))
+    with sweep.JobLock(out / "0"):
+        # the lock is this process's: make it look like another live process's on this host
+        info = json.loads((out / "0" / sweep.LOCK_FILE).read_text())
+        parent = os.getppid()
+        info.update(pid=parent, process_start=sweep._process_start(parent))
+        (out / "0" / sweep.LOCK_FILE).write_text(json.dumps(info))
+        outcome = sweep.sweep_outcome(out)
+        assert outcome.counts["running_elsewhere"] == 1 and outcome.counts["missing"] == 1
+        assert "1 running elsewhere" in outcome.line()
+        assert [st.status for st in outcome.failed] == ["missing"]
+        assert outcome.exit_code == 1
