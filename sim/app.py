@@ -706,6 +706,16 @@ def check_output_dirs(argv: Sequence[str]) -> None:
             fail(message, code)
 
 
+def register_launchers() -> None:
+    """Register the project's own launcher (``hydra/launcher=local_submitit``: submitit's local
+    launcher with a cap on jobs at once) when its base plugin is installed."""
+    try:
+        from hydra_plugins.insider_sim_launcher import _capped
+    except ImportError:
+        return  # hydra-submitit-launcher is not installed: check_launcher says so
+    _capped.register()
+
+
 def cli() -> None:
     """Console entry point (``python -m sim``); a sweep exits non-zero if a job did not complete.
 
@@ -726,6 +736,7 @@ def cli() -> None:
     check_launcher(sys.argv[1:])
     sys.argv[1:] = absolute_sweep_dir(sys.argv[1:])
     check_output_dirs(sys.argv[1:])
+    register_launchers()
     sweep.LAST_SWEEP = None
     argv = list(sys.argv[1:])
     # Hydra prints its own errors over several lines and exits with 1; with HYDRA_FULL_ERROR

@@ -220,6 +220,26 @@ def test_submitit_local_sweep(tmp_path):
         assert len(csv_rows(out / str(num) / "replications.csv")) == 3
 
 
+def test_local_submitit_runs_at_most_array_parallelism_jobs_at_once(tmp_path):
+    """submitit's local executor would start every job at once; the preset's launcher keeps
+    at most hydra.launcher.array_parallelism running (1 here: the jobs never overlap)."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra_plugins.insider_sim_launcher._capped import cap
+
+    out = tmp_path / "sweep"
+    proc = run_sim("-m", "hydra/launcher=local_submitit", "hydra.launcher.array_parallelism=1",
+                   "seed=0,1,2", "replications=300", "horizon=60d", "scenario=coupang_2025",
+                   "output.plot=false", f"hydra.sweep.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    assert "at most 1 at once" in proc.stdout
+    spans = sorted((m["finished"] - m["runtime_s"], m["finished"])
+                   for m in (run_json(out / str(n)) for n in range(3)))
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))     # one after the other
+    assert cap(None) == (os.cpu_count() or 1) and cap(3) == 3
+    with pytest.raises(ValueError, match="array_parallelism"):
+        cap(0)
+
+
 def test_resume_runs_only_missing_killed_and_failed_jobs(serial_sweep, tmp_path):
     import shutil
 
@@ -337,8 +357,72 @@ def test_killed_sweep_leaves_nothing_that_looks_complete_and_resumes(tmp_path):
         (whole / "replications.csv").read_bytes()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
-                    reason="the Ray launcher is not installed (pip install -e '.[ray]')")
+RAY = importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A Ray cluster running on this machine (``ray start --head``), as a user may have one.
+
+    Started with ``--block`` in its own process group, so that stopping it here ends exactly
+    the processes it started (``ray stop`` would end every Ray process on the machine).
+    """
+    ray_bin = Path(sys.executable).with_name("ray")
+    current = Path("/tmp/ray/ray_current_cluster")
+    if current.exists() and subprocess.run([str(ray_bin), "status"], capture_output=True,
+                                           timeout=60).returncode == 0:
+        yield "already running"
+        return
+    proc = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--num-cpus=1",
+                             "--disable-usage-stats", "--include-dashboard=false"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not current.exists():
+            assert proc.poll() is None, "ray start --head failed"
+            assert time.monotonic() < deadline, "the Ray cluster did not come up"
+            time.sleep(0.2)
+        yield "started"
+    finally:
+        address = current.read_text() if current.exists() else None
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        if address is not None and current.exists() and current.read_text() == address:
+            current.unlink()  # ours, and stopped: ray.init must not look for it any more
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RAY, reason="the Ray launcher is not installed (pip install -e '.[ray]'"
+                                    "; .ci/run installs it)")
+def test_ray_local_sweep_beside_a_running_cluster(ray_cluster, tmp_path):
+    """ray_local starts its own runtime (address: local) even when a cluster is running here;
+    with address null, ray.init attached to it and refused object_store_memory."""
+    out = tmp_path / "sweep"
+    proc = run_sim("-m", "hydra/launcher=ray_local", "seed=5,6", "replications=3",
+                   "output.plot=false", f"hydra.sweep.dir={out}", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "object_store_memory must not be provided" not in proc.stderr
+    for num in range(2):
+        meta = run_json(out / str(num))
+        assert meta["status"] == "complete" and meta["job"]["total"] == 2
+    # the old preset (address null) fails exactly as reported in #14
+    old = run_sim("-m", "hydra/launcher=ray_local", "hydra.launcher.ray.init.address=null",
+                  "seed=5", "replications=3", "output.plot=false",
+                  f"hydra.sweep.dir={tmp_path / 'old'}", timeout=600)
+    assert old.returncode != 0 and "object_store_memory must not be provided" in old.stderr
+
+
+@pytest.mark.skipif(not RAY, reason="the Ray launcher is not installed (pip install -e '.[ray]'"
+                                    "; .ci/run installs it)")
 def test_ray_local_sweep(tmp_path):
     out = tmp_path / "sweep"
     proc = run_sim("-m", "hydra/launcher=ray_local", "seed=5,6", "replications=3",
@@ -515,3 +599,63 @@ def test_the_tally_counts_a_job_running_elsewhere_apart_from_failures(tmp_path):
         assert "1 running elsewhere" in outcome.line()
         assert [st.status for st in outcome.failed] == ["missing"]
         assert outcome.exit_code == 1
+
+
+@pytest.mark.slow
+def test_killed_submitit_launcher_orphans_run_elsewhere_then_resume(tmp_path):
+    """Kill a submitit sweep's launcher: its job lives on. The same command again reports the
+    job as running elsewhere and writes nothing into it. Then the job is killed too; the same
+    command resumes it from its finished rows, and the result is the uninterrupted run's."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    out = tmp_path / "sweep"
+    job = ["scenario=coupang_2025", "horizon=60d", "replications=8000", "output.plot=false"]
+    args = [sys.executable, "-m", "sim", "-m", "hydra/launcher=local_submitit", *job,
+            f"hydra.sweep.dir={out}"]
+    launcher = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    partial, lock = out / "0" / "replications.csv.partial", out / "0" / sweep.LOCK_FILE
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and partial.exists()
+                   and len(partial.read_bytes().splitlines()) > 100):
+            assert time.monotonic() < deadline, "the job never got going"
+            assert launcher.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.05)
+        os.kill(launcher.pid, signal.SIGKILL)                     # the launcher only
+        launcher.wait()
+        orphan = json.loads(lock.read_text())["pid"]
+        os.kill(orphan, 0)                                        # the job lives on
+        second = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert sweep.job_state(out / "0").status == "running_elsewhere", \
+            "the orphan finished before the second launcher looked: make the job longer"
+        assert json.loads(lock.read_text())["pid"] == orphan
+        assert second.returncode == 1, second.stderr
+        assert f"sweep {out}: 1 jobs, 1 running elsewhere" in second.stdout
+        assert "running elsewhere, not here: #0 (host" in second.stderr
+        assert "did not complete" not in second.stderr and "failed" not in second.stdout
+        assert run_json(out / "0")["pid"] == orphan                # its record, not ours
+    finally:
+        lock_info = sweep.read_json(lock) or {}
+        for pid in {lock_info.get("pid")} - {None}:               # the orphan job
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(launcher.pid, signal.SIGKILL)               # submitit's controller
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 30
+    while sweep.job_state(out / "0").status == "running_elsewhere":
+        assert time.monotonic() < deadline, "the killed job still owns its dir"
+        time.sleep(0.1)
+    assert sweep.job_state(out / "0").status == "running"         # killed, lock stale
+    third = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0, third.stderr
+    assert f"sweep {out}: 1 jobs, 1 complete" in third.stdout
+    assert run_json(out / "0")["resumed_from"] > 100
+    whole = tmp_path / "whole"
+    one = run_sim(*job, f"hydra.run.dir={whole}")
+    assert one.returncode == 0, one.stderr
+    assert (out / "0" / "replications.csv").read_bytes() == \
+        (whole / "replications.csv").read_bytes()
