@@ -424,8 +424,9 @@ def reading(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         ranges = ", ".join(f"{w} {fmt_pct(min(v))}-{fmt_pct(max(v))}" if min(v) != max(v)
                            else f"{w} {fmt_pct(v[0])}" for w, v in parts.items())
         text = (f"Deadlines run from awareness, so whether one is met depends on how fast the "
-                f"firm reports once it knows, not on how fast it detects; only a breach never "
-                f"detected misses them all. Probability of meeting each, across arms: {ranges}.")
+                f"firm reports once it knows, not on how fast it detects (a breach nobody "
+                f"discovers starts no clock). Probability of meeting each, among discovered "
+                f"breaches, across arms: {ranges}.")
         late = _by(rows, "notified_at_median_hours", "max")
         early = _by(rows, "notified_at_median_hours", "min")
         if late is not None and early is not None and late is not early:
@@ -440,7 +441,7 @@ def reading(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     if least is not None and (_num(least.get("detected_fraction")) or 0) < 0.5:
         out.append(f"{least['label']} leaves {fmt_pct(1 - _num(least['detected_fraction']))} "
                    f"of breaches undetected after {fmt_dwell(least.get('horizon_hours'))}: "
-                   f"stopping access is not finding the thief: an undiscovered breach is "
+                   f"stopping access is not finding the thief, and an undiscovered breach is "
                    f"never notified, and no deadline or fine applies to it within the horizon "
                    f"(reported apart as undiscovered).")
 
