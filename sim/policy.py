@@ -1018,7 +1018,8 @@ class PolicyLayer:
         notified = aware + notify if detected and people > 0 else math.nan
         met: list[float] = []
         for d in self.regime.deadlines.values():
-            if people < d.min_people or not detected or not self.applies:  # an undiscovered breach starts no clock
+            # an undiscovered breach starts no clock; an out-of-scope regime sets none
+            if people < d.min_people or not detected or not self.applies:
                 met.append(math.nan)
                 continue
             if d.after == "awareness":
@@ -1055,7 +1056,8 @@ class PolicyLayer:
         social = control + breach + notification
         total = social + (0.0 if math.isnan(fine_usd) else fine_usd)
         return (notify if detected and people > 0 else math.nan, notified, *met, all_met,
-                0.0 if detected else 1.0, float(traced) if detected else math.nan, cap, aggravated, severity, fine_usd, breach, notification, control, social, total)
+                0.0 if detected else 1.0, float(traced) if detected else math.nan,
+                cap, aggravated, severity, fine_usd, breach, notification, control, social, total)
 
     # -- summary -------------------------------------------------------------------------------
     def summarize(self, extra: Mapping[str, Sequence[float] | np.ndarray],
@@ -1076,7 +1078,8 @@ class PolicyLayer:
             ``detected`` and ``p_met_given_detected`` with its CI (the same numbers now that an
             undiscovered breach has no deadline); ``undiscovered``: ``n``, ``fraction`` with
             Wilson ``ci95``, ``records_mean`` (breaches nobody knows of at the horizon);
-            ``all_deadlines_met`` likewise; ``notify_delay_hours``, ``notified_at_hours`` and ``people_traced``,
+            ``all_deadlines_met`` likewise; ``notify_delay_hours``, ``notified_at_hours`` and
+            ``people_traced``,
             ``fine_usd``, ``fine_cap_usd``, ``fine_severity``, ``breach_cost_usd``,
             ``notification_cost_usd``, ``social_cost_usd``, ``firm_cost_usd``: ``n`` (finite
             values), ``mean`` with t ``ci95``, ``median`` with order-statistic ``median_ci95``,

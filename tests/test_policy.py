@@ -15,8 +15,11 @@ from omegaconf import OmegaConf
 
 from sim import stats
 from sim.app import CONF_DIR, plain_config, split_app_options
+from sim.detectors import Detector, Watch
 from sim.engine import build_model, simulate
 from sim.errors import ConfigError
+from sim.network import Network
+from sim.params import makes
 from sim.policy import (
     Firm,
     PolicyLayer,
@@ -29,10 +32,7 @@ from sim.policy import (
     fine,
     traced_people,
 )
-from sim.detectors import Detector, Watch
 from sim.results import ReplicationResult, ResultWriter, read_table
-from sim.network import Network
-from sim.params import makes
 from tests.conftest import BASE, merge, tiny_graph
 
 REGIMES = ("none", "kr_pipa_2023", "kr_pipa_2026", "gdpr", "nis2", "sec_8k", "pci_dss_4")
@@ -579,7 +579,8 @@ def test_a_detector_written_outside_sim_is_priced_and_counted_by_its_control_kin
     plain = build_model(copy.deepcopy(BASE))
     home = build_model(merge(BASE, {"detectors": {
         "home": {"_target_": "tests.test_policy.HomeMadeMonitor"}}}))
-    tip = build_model(merge(BASE, {"detectors": {"tip": {"_target_": "tests.test_policy.TipOff"}}}))
+    tip = build_model(merge(BASE, {"detectors": {
+        "tip": {"_target_": "tests.test_policy.TipOff"}}}))
     assert not controls_in_place(plain).monitoring
     assert controls_in_place(home).monitoring                   # counts as monitoring
     costs = control_costs(home, gen)
@@ -593,7 +594,8 @@ def test_a_detector_written_outside_sim_is_priced_and_counted_by_its_control_kin
     cfg, _ = layer.apply_mandates(merge(BASE, {"detectors": {
         "home": {"_target_": "tests.test_policy.HomeMadeMonitor"}}}))
     assert set(cfg["detectors"]) == {"home", "audit"}
-    bad = build_model(merge(BASE, {"detectors": {"bad": {"_target_": "tests.test_policy.BadAudit"}}}))
+    bad = build_model(merge(BASE, {"detectors": {
+        "bad": {"_target_": "tests.test_policy.BadAudit"}}}))
     with pytest.raises(ConfigError, match="detectors.bad: .*kind 'audit' needs a parameter "
                                           "'interval'"):
         control_costs(bad, gen)

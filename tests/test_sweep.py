@@ -234,7 +234,7 @@ def test_local_submitit_runs_at_most_array_parallelism_jobs_at_once(tmp_path):
     assert "at most 1 at once" in proc.stdout
     spans = sorted((m["finished"] - m["runtime_s"], m["finished"])
                    for m in (run_json(out / str(n)) for n in range(3)))
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))     # one after the other
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # one by one
     assert cap(None) == (os.cpu_count() or 1) and cap(3) == 3
     with pytest.raises(ValueError, match="array_parallelism"):
         cap(0)
