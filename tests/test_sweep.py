@@ -476,9 +476,9 @@ def _crash_after(k: int):
     return dying
 
 
-@pytest.mark.parametrize("regime", [None, "kr_pipa_2023"])
+@pytest.mark.parametrize("regime, workers", [(None, 1), ("custom", 1), (None, 2)])
 def test_a_crashed_run_resumes_from_its_partial_rows_byte_identical(tmp_path, monkeypatch,
-                                                                     regime):
+                                                                     regime, workers):
     """Crash mid-run (rows in .partial, a torn last line), re-run: the finished rows are kept,
     the run continues from the next replication, and replications.csv is byte-identical to an
     uninterrupted run's - with the policy layer's extra columns too."""
@@ -494,6 +494,7 @@ def test_a_crashed_run_resumes_from_its_partial_rows_byte_identical(tmp_path, mo
                           "fine": {"applies": True, "cap_share": 0.02}}
         Regime.from_mapping(over["regime"])
     cfg = merge(BASE, over)
+    cfg["workers"] = workers                                    # the resumed part on workers too
     whole = tmp_path / "whole"
     run_job(dict(cfg), whole, echo=False)
 
