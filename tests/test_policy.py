@@ -675,12 +675,12 @@ def test_log_retention_mandate_changes_who_is_notified_and_fined_for_a_long_brea
 
 
 def test_log_retention_changes_rows_of_a_simulated_breach_longer_than_a_year():
-    """End to end on simulated replications: a slow audit, a 3-year horizon; the rows of the
-    breaches found after more than a year differ between 1 and 2 years of retention, the
-    others are identical."""
+    """End to end on simulated replications: slow outside discovery (mean 2 years), a 3-year
+    horizon; the rows of the breaches found after more than a year differ between 1 and 2
+    years of retention, the others are identical."""
     cfg = merge(BASE, {"horizon": "3y", "insider": {"records_per_session": 5}, "detectors": {
-        "audit": {"_target_": "sim.detectors.PeriodicAudit", "interval": "1mo",
-                  "coverage": 0.1, "recognition": 0.5}}})
+        "external": {"_target_": "sim.detectors.ExternalDiscovery", "base_mean_time": "2y",
+                     "mean_time_per_million": "inf"}}})
     model = build_model(cfg)
     rows = [simulate(model, 4, r) for r in range(40)]
     long = [r for r in rows if r.detected and r.dwell_hours > 8766.0]
