@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -150,21 +148,8 @@ def _mean_col(run_dir: Path, col: str) -> float:
     return sum(vals) / len(vals)
 
 
-def _fmt(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}" if math.isfinite(v) else ""
-    return str(v)
-
-
 def write_table(rows: list[dict], out: Path) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(list(rows[0]))
-    for row in rows:
-        writer.writerow([_fmt(v) for v in row.values()])
-    report.write_atomic(out / f"{NAME}.csv", buf.getvalue().encode())
+    report.write_csv(rows, out / f"{NAME}.csv")
     lines = []
     for study, title in (("A", "A. Where the monitor sits (coupang_like, same false-alarm "
                                 "budget everywhere)"),
