@@ -1,6 +1,6 @@
-"""``python -m sim``: run a scenario (see :mod:`sim.app`)."""
+"""``python -m sim``: run a scenario (see :mod:`sim.cli.app`)."""
 
-from sim.app import cli
+from sim.cli.app import cli
 
 if __name__ == "__main__":
     cli()

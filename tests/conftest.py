@@ -11,9 +11,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.engine import Model, build_model
-from sim.network import Network
-from sim.params import makes
+from sim.core.engine import Model, build_model
+from sim.core.params import makes
+from sim.world.network import Network
 
 
 def tiny_graph(records: int = 10_000) -> nx.DiGraph:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.engine import build_model, simulate
-from sim.timeunits import MONTH
+from sim.core.engine import build_model, simulate
+from sim.core.timeunits import MONTH
+from tests.controls.test_triage import erlang_c_wait
 from tests.test_configs import compose_plain
-from tests.test_triage import erlang_c_wait
 
 
 def run(scenario: str, *overrides: str, n: int | None = None, seed: int = 20251118):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from sim.app import CONF_DIR, plain_config, split_app_options
-from sim.engine import build_model, simulate
-from sim.errors import ConfigError
+from sim.cli.app import CONF_DIR, plain_config, split_app_options
+from sim.core.engine import build_model, simulate
+from sim.core.errors import ConfigError
 
 
 def compose_plain(overrides: list[str]) -> dict:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import ConfigError, NetworkFileError
-from sim.network import Network, load
-from sim.params import allowed_target, makes
+from sim.core.errors import ConfigError, NetworkFileError
+from sim.core.params import allowed_target, makes
+from sim.world.network import Network, load
 from tests.conftest import make_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ def _marker_command(marker: Path) -> str:
 
 
 @pytest.mark.parametrize("target", ["os.system", "subprocess.call", "builtins.eval",
-                                    "sim.network.load", "sim.engine.simulate"])
+                                    "sim.world.network.load", "sim.core.engine.simulate"])
 def test_a_detector_target_that_is_no_detector_is_never_called(tmp_path, target):
     marker = tmp_path / "ran"
     with pytest.raises(ConfigError, match=r"detectors\.x\._target_: .* is not a Detector subclass"):
@@ -39,10 +39,10 @@ def test_a_detector_target_that_is_no_detector_is_never_called(tmp_path, target)
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("target", ["os.system", "sim.network.load",
-                                    "sim.detectors.PeriodicAudit"])
+@pytest.mark.parametrize("target", ["os.system", "sim.world.network.load",
+                                    "sim.controls.detectors.PeriodicAudit"])
 def test_a_network_target_must_be_a_marked_factory_or_a_network_class(tmp_path, target):
-    # sim.network.load returns a Network but is not marked: only @makes(Network) functions
+    # sim.world.network.load returns a Network but is not marked: only @makes(Network) functions
     # (generate, coupang_like, from_file) and Network subclasses may be named.
     marker = tmp_path / "ran"
     with pytest.raises(ConfigError, match=r"network\._target_: .* is not a Network subclass"):
@@ -82,7 +82,7 @@ def test_cli_refuses_os_system_without_running_it(tmp_path):
 # Values that cannot be simulated in bounded time or memory, or would be silently wrong (#14)
 # ------------------------------------------------------------------------------------------
 
-_MONITOR = {"_target_": "sim.detectors.ContinuousMonitoring", "threshold": 3.0}
+_MONITOR = {"_target_": "sim.controls.detectors.ContinuousMonitoring", "threshold": 3.0}
 
 
 @pytest.mark.parametrize(("over", "key", "what"), [
@@ -90,31 +90,31 @@ _MONITOR = {"_target_": "sim.detectors.ContinuousMonitoring", "threshold": 3.0}
     ({"background": {"employees": 10**12}}, "background.employees", r"in \[-1, 1e\+10\]"),
     ({"background": {"employees": 10**9}, "detectors": {"m": _MONITOR}},
      "background.employees", r"benign false alarms per replication .*the limit is 1e\+08"),
-    ({"network": {"_target_": "sim.network.generate", "employees": 10**12}},
+    ({"network": {"_target_": "sim.world.network.generate", "employees": 10**12}},
      "network.employees", r"in \[0, 1e\+10\]"),
-    ({"network": {"_target_": "sim.network.generate", "employees": 10**9},
+    ({"network": {"_target_": "sim.world.network.generate", "employees": 10**9},
       "background": {"employees": -1}, "detectors": {"m": _MONITOR}},
      "network.employees", r"benign false alarms"),
     ({"insider": {"sessions_per_day": 1e9}}, "insider.sessions_per_day",
      r"about 7.3\d*e\+11 events .* the limit is 1e\+08 per replication"),
-    ({"detectors": {"audit": {"_target_": "sim.detectors.PeriodicAudit",
+    ({"detectors": {"audit": {"_target_": "sim.controls.detectors.PeriodicAudit",
                               "interval": 1e-300}}},
      "detectors.audit.interval", r"events .*change detectors.audit.interval or shorten"),
-    ({"detectors": {"audit": {"_target_": "sim.detectors.PeriodicAudit",
+    ({"detectors": {"audit": {"_target_": "sim.controls.detectors.PeriodicAudit",
                               "interval": "1e-320"}}},  # denormal: horizon / interval = inf
      "detectors.audit.interval", r"inf events"),
     ({"triage": {"analysts": 10**9}}, "triage.analysts", r"in \[0, 100000\]"),
-    ({"network": {"_target_": "sim.network.generate", "hosts": 10**9}}, "network.hosts",
+    ({"network": {"_target_": "sim.world.network.generate", "hosts": 10**9}}, "network.hosts",
      r"in \[1, 200000\]"),
-    ({"network": {"_target_": "sim.network.generate", "datastores": 10**9}},
+    ({"network": {"_target_": "sim.world.network.generate", "datastores": 10**9}},
      "network.datastores", r"in \[1, 200000\]"),
-    ({"network": {"_target_": "sim.network.generate", "hosts": 150_000,
+    ({"network": {"_target_": "sim.world.network.generate", "hosts": 150_000,
                   "datastores": 60_000}}, "network.datastores", r"hosts \+ datastores"),
-    ({"network": {"_target_": "sim.network.generate", "records_per_store": 10**29}},
+    ({"network": {"_target_": "sim.world.network.generate", "records_per_store": 10**29}},
      "network.records_per_store", r"in \[0, 1e\+15\]"),
-    ({"network": {"_target_": "sim.network.coupang_like", "customers": 10**20}},
+    ({"network": {"_target_": "sim.world.network.coupang_like", "customers": 10**20}},
      "network.customers", r"in \[1, 1e\+15\]"),
-    ({"network": {"_target_": "sim.network.coupang_like", "hosts": 10**9}}, "network.hosts",
+    ({"network": {"_target_": "sim.world.network.coupang_like", "hosts": 10**9}}, "network.hosts",
      r"in \[1, 200000\]"),
     ({"replications": 10**8}, "replications", r"in \[1, 1e\+06\]"),
     # accepted silently before
@@ -149,10 +149,10 @@ def test_what_cannot_be_simulated_is_refused_naming_key_and_limit(over, key, wha
 
 
 def test_limits_leave_room_for_every_shipped_scenario():
-    from sim.limits import MAX_EVENTS_PER_REPLICATION, expected_events
+    from sim.core.limits import MAX_EVENTS_PER_REPLICATION, expected_events
 
-    m = make_model(detectors={"m": _MONITOR, "a": {"_target_": "sim.detectors.PeriodicAudit",
-                                                   "interval": "1d"}})
+    m = make_model(detectors={"m": _MONITOR, "a": {
+        "_target_": "sim.controls.detectors.PeriodicAudit", "interval": "1d"}})
     assert 0 < sum(expected_events(m).values()) < MAX_EVENTS_PER_REPLICATION / 1000
     make_model(start="2025-06-24T00:00:00Z", horizon="1000y")  # the bounds themselves pass
 
@@ -161,8 +161,8 @@ def test_limits_leave_room_for_every_shipped_scenario():
                                              (10_000, False), (-1, False), (True, False),
                                              ("many", False)])
 def test_workers_are_bounded_by_a_multiple_of_the_cores(workers, ok):
-    from sim.limits import max_workers
-    from sim.runner import resolve_workers
+    from sim.core.limits import max_workers
+    from sim.core.runner import resolve_workers
 
     if ok:
         assert 1 <= resolve_workers(workers) <= max_workers()
@@ -174,8 +174,8 @@ def test_workers_are_bounded_by_a_multiple_of_the_cores(workers, ok):
 def test_parallel_replications_stream_instead_of_building_every_task():
     # A million replications on 2 workers: the first rows arrive at once, and stopping early
     # cancels what is queued (pool.map submitted every task first and waited for them all).
-    from sim.engine import build_model
-    from sim.runner import iter_replications
+    from sim.core.engine import build_model
+    from sim.core.runner import iter_replications
     from tests.conftest import BASE, merge
 
     cfg = merge(BASE, {"replications": 10**6, "horizon": "1d"})
@@ -197,7 +197,7 @@ def test_parallel_replications_stream_instead_of_building_every_task():
     ("yes", "output", "must be a mapping"),
 ])
 def test_output_options_are_checked(output, key, what):
-    from sim.app import check_output_options
+    from sim.cli.app import check_output_options
 
     with pytest.raises(ConfigError) as info:
         check_output_options(output)
@@ -205,7 +205,7 @@ def test_output_options_are_checked(output, key, what):
 
 
 def test_output_options_accept_what_is_documented():
-    from sim.app import check_output_options
+    from sim.cli.app import check_output_options
 
     assert check_output_options(None) == {}
     assert check_output_options({"plot": False, "progress": "auto"}) == \
@@ -253,7 +253,7 @@ def test_graph_file_with_exact_float_counts_still_loads(tmp_path):
 
 
 def test_graph_file_over_the_size_limit_is_refused_before_reading(tmp_path):
-    from sim.limits import MAX_GRAPH_FILE_BYTES
+    from sim.core.limits import MAX_GRAPH_FILE_BYTES
 
     path = tmp_path / "huge.graphml"
     with open(path, "wb") as f:
@@ -273,8 +273,7 @@ def test_unreadable_graph_file_is_hashed_without_error_and_refused_by_the_loader
         tmp_path, monkeypatch):
     import builtins
 
-    from sim import sweep
-
+    from sim.cli import sweep
     path = _json_graph(tmp_path)
     real_open = builtins.open
 
@@ -285,7 +284,7 @@ def test_unreadable_graph_file_is_hashed_without_error_and_refused_by_the_loader
 
     monkeypatch.setattr(builtins, "open", no_read)
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: no_read(self) and "")
-    cfg = {"network": {"_target_": "sim.network.from_file", "path": str(path)}}
+    cfg = {"network": {"_target_": "sim.world.network.from_file", "path": str(path)}}
     chash = sweep.config_hash(cfg)  # no PermissionError from the hash
     assert len(chash) == 16
     with pytest.raises(NetworkFileError, match="cannot read: Permission denied"):
@@ -295,8 +294,7 @@ def test_unreadable_graph_file_is_hashed_without_error_and_refused_by_the_loader
 def test_config_hash_streams_the_graph_file(tmp_path):
     import hashlib
 
-    from sim import sweep
-
+    from sim.cli import sweep
     path = tmp_path / "big.graphml"
     block = b"x" * (1 << 20)
     with open(path, "wb") as f:
@@ -311,7 +309,8 @@ def test_config_hash_streams_the_graph_file(tmp_path):
 
 
 def test_a_run_that_fails_after_its_rows_leaves_nothing_complete_looking(tmp_path, monkeypatch):
-    from sim import app, results
+    from sim.cli import app
+    from sim.outputs import results
     from tests.conftest import BASE, merge
 
     def boom(*args, **kwargs):
@@ -337,7 +336,7 @@ def test_a_run_that_fails_after_its_rows_leaves_nothing_complete_looking(tmp_pat
     ([0.002, None], 0.004),
 ])
 def test_plot_dwell_draws_tiny_and_equal_dwells(tmp_path, dwells, horizon):
-    from sim.results import ReplicationResult, plot_dwell
+    from sim.outputs.results import ReplicationResult, plot_dwell
 
     rows = [ReplicationResult(replication=i, seed=0, detected=d is not None,
                               censored=d is None, detected_by="audit" if d is not None else "",
@@ -351,7 +350,7 @@ def test_plot_dwell_draws_tiny_and_equal_dwells(tmp_path, dwells, horizon):
 
 
 def test_summary_notes_say_empty_not_null():
-    from sim.results import ReplicationResult, format_summary, summarize
+    from sim.outputs.results import ReplicationResult, format_summary, summarize
 
     rows = [ReplicationResult(replication=i, seed=0, detected=i < 4, censored=i >= 4,
                               detected_by="audit" if i < 4 else "",

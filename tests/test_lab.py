@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from sim.errors import ConfigError
-from sim.results import ReplicationResult
+from sim.core.errors import ConfigError
+from sim.outputs.results import ReplicationResult
 
 LAB = Path(__file__).resolve().parent.parent / "experiments" / "lab"
 sys.path.insert(0, str(LAB))
@@ -162,7 +162,7 @@ def test_a_bad_override_is_one_line():
 
 def test_run_matches_the_command_lines_rows():
     """A lab setting is the CLI's job: replication r of seed s is the same row."""
-    from sim.engine import build_model, simulate
+    from sim.core.engine import build_model, simulate
     from tests.test_configs import compose_plain
 
     outcome = labkit.run(["scenario=default", "detectors.audit.interval=1w"], 3, seed=4)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.engine import build_model, simulate
-from sim.timeunits import DAY
+from sim.core.engine import build_model, simulate
+from sim.core.timeunits import DAY
 from tests.test_configs import compose_plain
 
 

@@ -24,11 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sim import stats  # noqa: E402
-from sim.app import CONF_DIR, plain_config, split_app_options  # noqa: E402
-from sim.engine import build_model  # noqa: E402
-from sim.runner import iter_replications  # noqa: E402
-from sim.timeunits import DAY, MONTH, WEEK, YEAR  # noqa: E402
+from sim.cli.app import CONF_DIR, plain_config, split_app_options  # noqa: E402
+from sim.core.engine import build_model  # noqa: E402
+from sim.core.runner import iter_replications  # noqa: E402
+from sim.core.timeunits import DAY, MONTH, WEEK, YEAR  # noqa: E402
+from sim.outputs import stats  # noqa: E402
 
 INTERVALS = {"1d": DAY, "3d": 3 * DAY, "1w": WEEK, "2w": 2 * WEEK, "1mo": MONTH,
              "3mo": 3 * MONTH, "6mo": 6 * MONTH, "1y": YEAR}

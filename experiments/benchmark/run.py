@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sim.app import CONF_DIR, plain_config, split_app_options  # noqa: E402
-from sim.engine import build_model, simulate  # noqa: E402
+from sim.cli.app import CONF_DIR, plain_config, split_app_options  # noqa: E402
+from sim.core.engine import build_model, simulate  # noqa: E402
 
 SEED = 7
 
@@ -159,7 +159,7 @@ def scaling(reps: int, hosts: list[int], horizons: list[str]) -> dict:
 _CLI_PROBE = """
 import resource, sys, time
 sys.argv = ["sim"] + sys.argv[1:]
-from sim.app import cli
+from sim.cli.app import cli
 
 def peak_kb():
     try:

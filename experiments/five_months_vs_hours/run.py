@@ -5,7 +5,7 @@ controls Coupang had (``coupang_2025``), audits every week and every day, quarte
 rotation, and continuous monitoring (``coupang_2025_monitored``) with 1, 2 and 5 analysts and,
 at a more sensitive threshold, with 1 and 5 -
 all with the same seed (common random numbers: every arm meets the same insider), then
-tabulates and draws them with :mod:`sim.report`.
+tabulates and draws them with :mod:`sim.outputs.report`.
 
     python experiments/five_months_vs_hours/run.py            # full study (~2 min on 2 cores)
     python experiments/five_months_vs_hours/run.py --quick    # 60 replications per arm
@@ -32,8 +32,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim import report  # noqa: E402
-from sim.timeunits import MINUTE, MONTH, YEAR, format_hours  # noqa: E402
+from sim.core.timeunits import MINUTE, MONTH, YEAR, format_hours  # noqa: E402
+from sim.outputs import report  # noqa: E402
 
 #: arm -> (group, label); the order of the table and the figure.
 ARMS: dict[str, tuple[str, str]] = {

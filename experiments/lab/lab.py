@@ -61,8 +61,8 @@ lab.show(baseline_trace.files["network"])
 # first evening and the fifth month fit on one page (read the ticks: the right half of the
 # plot is months long). Top: records taken so far, with a tick per session. Then each monthly
 # audit: the bar is the month of logs it reviewed, the dot is orange if the insider's lines
-# were in that month's log and the audit missed them, grey if there was nothing to find. Then the benign
-# alerts of the volume rules, and the analysts' queue.
+# were in that month's log and the audit missed them, grey if there was nothing to find. Then the
+# benign alerts of the volume rules, and the analysts' queue.
 
 # %%
 lab.show(baseline_trace.files["timeline"])

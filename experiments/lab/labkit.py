@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the simulator of this repository, installed or not
     sys.path.insert(0, str(ROOT))
 
-from sim.engine import Model, build_model, simulate  # noqa: E402
-from sim.errors import ConfigError  # noqa: E402
-from sim.figures import Timeline, timeline_data, write_trace_figures  # noqa: E402
-from sim.results import ReplicationResult  # noqa: E402
-from sim.timeunits import format_hours  # noqa: E402
-from sim.trace import write_jsonl  # noqa: E402
+from sim.core.engine import Model, build_model, simulate  # noqa: E402
+from sim.core.errors import ConfigError  # noqa: E402
+from sim.core.timeunits import format_hours  # noqa: E402
+from sim.outputs.figures import Timeline, timeline_data, write_trace_figures  # noqa: E402
+from sim.outputs.results import ReplicationResult  # noqa: E402
+from sim.outputs.trace import write_jsonl  # noqa: E402
 
 
 def config(overrides: Sequence[str]) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def config(overrides: Sequence[str]) -> dict[str, Any]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from sim.app import CONF_DIR, plain_config, split_app_options
+    from sim.cli.app import CONF_DIR, plain_config, split_app_options
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -201,10 +201,10 @@ def insider_flag_rate(model: Model, draws: int = 4000) -> float:
     the session's walk, averaged over the insider's batch sizes (gamma, as the engine draws
     them; a fixed stream, so the number is the same every time) and targets.
 
-    This is the engine's own score (:meth:`sim.scoring.ScoreModel.detection_probability`) for
-    the insider's request rate and addresses: what the ``tpr_fpr`` column shows.
+    This is the engine's own score (:meth:`sim.controls.scoring.ScoreModel.detection_probability`)
+    for the insider's request rate and addresses: what the ``tpr_fpr`` column shows.
     """
-    from sim.insider import Session
+    from sim.agents.insider import Session
 
     det = monitor(model)
     if det is None:

@@ -36,7 +36,7 @@ if str(HERE) not in sys.path:
 import labkit as lab  # noqa: E402 - after making this folder importable
 
 from sim import __version__  # noqa: E402
-from sim.timeunits import DAY, format_hours  # noqa: E402
+from sim.core.timeunits import format_hours  # noqa: E402
 
 
 @contextmanager
@@ -199,7 +199,7 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"monthly, records {R(daily.median_records())} against "
       f"{R(monthly.median_records())}; the audit ends " + ", ".join(
           f"{P(o.caught_by().get('audit', 0.0))} at `{o.label}`" for o in cadence)
-      + f" of the breaches ("
+      + " of the breaches ("
       + ("the same within sampling noise" if spread <= noise else "a spread above sampling noise")
       + f": ±{100 * noise:.0f} points for the difference of two shares near "
         f"{P(share)} at {n} replications). A daily "
@@ -230,6 +230,8 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
                 f"{dwell(o)}, "
                 f"{R(o.median_records())} records")
 
+    better = ('the daily audit is the better buy' if d30.median_dwell() < c100.median_dwell()
+              else 'here the monthly full review is the better buy')
     w(f"**Q6.** (a) Monthly, the median time to detection falls as the lines sampled a month "
       f"rise: coverage 1%: {line(coverage[0])}; 10%: {line(c10)}; 30.4%: {line(c30)}; "
       f"all: {line(c100)}. The chance per audit is 1 - (1 - recognition)^(lines sampled): "
@@ -245,7 +247,7 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"insider lines a month, a third of the monthly full review "
       f"({lab.insider_lines_sampled_a_month(c100):.0f}), and still catch sooner "
       f"({dwell(d30)} against {dwell(c100)}): "
-      f"{'the daily audit is the better buy' if d30.median_dwell() < c100.median_dwell() else 'here the monthly full review is the better buy'}"
+      f"{better}"
       f". Effort (lines sampled) decides whether an audit can catch at all; cadence only "
       f"decides how soon after, and pays once the effort is there.")
     w("")

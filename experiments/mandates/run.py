@@ -4,7 +4,7 @@ Every arm runs the scenario ``coupang_2025`` with the firm ``coupang_2025`` and 
 each arm faces the same insiders (common random numbers); the arms differ only in the regime
 (the controls it mandates and how it prices the outcome) or in a candidate mandate added to
 Korea's 2023 rule. Each arm goes through the policy layer exactly as ``python -m sim`` would
-(:class:`sim.policy.PolicyLayer`: mandates applied to the plain config, the model built and
+(:class:`sim.policy.model.PolicyLayer`: mandates applied to the plain config, the model built and
 simulated, each replication priced into ``replications.csv``, the policy summary beside the
 run's), in-process and one arm after another, deterministic for its seed.
 
@@ -29,9 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sim import policy, policy_report, results  # noqa: E402
-from sim.app import CONF_DIR, plain_config, split_app_options  # noqa: E402
-from sim.runner import iter_replications  # noqa: E402
+from sim.cli.app import CONF_DIR, plain_config, split_app_options  # noqa: E402
+from sim.core.runner import iter_replications  # noqa: E402
+from sim.outputs import results  # noqa: E402
+from sim.policy import model as policy  # noqa: E402
+from sim.policy import report as policy_report  # noqa: E402
 
 SCENARIO = "coupang_2025"
 FIRM = "coupang_2025"

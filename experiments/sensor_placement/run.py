@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from scipy.stats import norm  # noqa: E402
 
-from sim import report  # noqa: E402
-from sim.timeunits import MINUTE, YEAR, format_hours  # noqa: E402
+from sim.core.timeunits import MINUTE, YEAR, format_hours  # noqa: E402
+from sim.outputs import report  # noqa: E402
 
 NAME = "sensor_placement"
 SEED = 2025
@@ -57,7 +57,7 @@ HORIZON = "1y"
 BUDGET_PER_DAY = 5.0
 FEATURES = "[records_per_ip,rate_per_ip,ip_count]"
 
-#: benign observations a day at each place of coupang_like (sim.network.coupang_like)
+#: benign observations a day at each place of coupang_like (sim.world.network.coupang_like)
 COUPANG_TRAFFIC = {"api_gateway": 10e6, "auth_service": 10e6, "address_api": 2e6,
                    "customer_db": 5_000, "vpn_gateway": 2 * 20_000}
 PLACES = {"api_gateway": "API gateway", "auth_service": "key service (token validation)",

@@ -8,7 +8,7 @@ machine's cores), in job order; results come back in job order, as Hydra expects
 It lives in the ``hydra_plugins`` namespace because Hydra instantiates launchers only from
 there. It needs ``hydra-submitit-launcher`` (``pip install -e '.[slurm]'``), so Hydra's plugin
 scan skips it (a leading ``_``: no import warning where submitit is missing);
-:func:`sim.app.register_launchers` imports it and :func:`register` adds it to Hydra.
+:func:`sim.cli.app.register_launchers` imports it and :func:`register` adds it to Hydra.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The agents that act in the world: the insider (:mod:`~sim.agents.insider`)."""

@@ -1,0 +1,759 @@
+"""The command line: ``python -m sim [KEY=VALUE ...]``, a Hydra app over conf/.
+
+One job = one config: it validates everything before simulating (a bad value is one line on
+stderr and exit code 2), runs the replications, and writes into Hydra's run dir:
+
+* ``replications.csv`` - one row per replication (streamed to ``replications.csv.partial``
+  and renamed when the last row is in, so a crash never leaves a file that looks complete);
+* ``summary.json`` - the run's statistics;
+* ``dwell.png`` - the dwell-time distribution;
+* ``run.json`` - status (``running``, ``complete``, ``failed``, ``interrupted``), the full
+  config and its hash, seed, software version, runtime and the error if any; written first
+  and last.
+
+A job whose run dir already holds a complete run of the same config (same hash and version,
+see :func:`sim.cli.sweep.completed_summary`) is not run again (``resume=false`` forces it):
+re-running a
+killed sweep into its sweep dir runs only the jobs that are missing or did not finish. In a
+multirun every job says which job of how many it is, a failed job is recorded and the sweep
+goes on, and ``python -m sim`` exits non-zero at the end if any job did not complete.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import hydra
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from sim import __version__
+from sim.core.errors import SimError
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+# ``${sim.cwd:}`` in conf/config.yaml: the cwd of the process that composes the config. Cached
+# like Hydra's ``now``, so a sweep's jobs (which get a copy of the cache) all see the launching
+# process's cwd, even on a Ray worker that runs somewhere else.
+if not OmegaConf.has_resolver("sim.cwd"):
+    OmegaConf.register_new_resolver("sim.cwd", os.getcwd, use_cache=True)
+
+
+class Progress:
+    """A one-line progress meter on a terminal; silent when output is a file, a log or CI."""
+
+    def __init__(self, total: int, label: str, enabled: bool | str = "auto") -> None:
+        if enabled == "auto":
+            enabled = sys.stderr.isatty() and not os.environ.get("CI")
+        self.total, self.label, self.enabled = total, label, bool(enabled)
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+
+    def step(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self._last < 0.2 and self.done < self.total:
+            return
+        self._last = now
+        rate = self.done / max(now - self.t0, 1e-9)
+        left = (self.total - self.done) / rate if rate > 0 else math.inf
+        width = 30
+        filled = int(width * self.done / self.total)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{self.done}/{self.total}  {rate:.0f}/s  eta {left:.0f}s ")
+        if self.done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """Where a job stands in its sweep.
+
+    Attributes:
+        num: the job's number in the sweep (0-based, ``hydra.job.num``); None for a single run.
+        total: the number of jobs in the sweep, when it can be known (``sweep.json``).
+        overrides: the job's own command-line overrides (``seed=3 triage.analysts=2``).
+        sweep_dir: the sweep dir (absolute) of a multirun job.
+        parallel: other jobs may be running at the same time (any launcher but the basic one):
+            the terminal progress bar is then off unless ``output.progress=true``.
+    """
+
+    num: int | None = None
+    total: int | None = None
+    overrides: tuple[str, ...] = field(default_factory=tuple)
+    sweep_dir: str | None = None
+    parallel: bool = False
+
+    def label(self) -> str:
+        """``job 3/6 (#2)``, ``job #2`` when the total is unknown, ``""`` for a single run."""
+        if self.num is None:
+            return ""
+        if self.total:
+            return f"job {self.num + 1}/{self.total} (#{self.num})"
+        return f"job #{self.num}"
+
+    def record(self) -> dict[str, Any]:
+        """The ``job`` entry of ``run.json``."""
+        return {"num": self.num, "total": self.total, "overrides": list(self.overrides),
+                "sweep_dir": self.sweep_dir}
+
+
+#: Outputs of a previous run that a new run of the dir removes before it starts, so that an
+#: old complete-looking file never sits beside a new run's record.
+STALE_OUTPUTS: tuple[str, ...] = ("replications.csv", "summary.json", "dwell.png",
+                                  "events.jsonl", "timeline.png", "network.png")
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the results (for ``run.json``)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "scipy", "simpy", "networkx", "hydra-core"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def begin_record(run_dir: Path, meta: dict[str, Any]) -> None:
+    """Write ``run.json`` (status ``running``), then remove a previous run's outputs."""
+    from sim.outputs import results
+    results.write_json_atomic(run_dir / "run.json", meta)
+    for name in STALE_OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def withdraw_outputs(run_dir: Path) -> None:
+    """After a failure: no file of this run may look complete.
+
+    A run can fail after ``replications.csv`` was renamed into place (while writing the summary
+    or drawing ``dwell.png``): its rows go back to ``replications.csv.partial`` and the
+    summary and figures are removed, so the dir holds only what a crashed run leaves.
+    """
+    final = run_dir / "replications.csv"
+    if final.exists():
+        os.replace(final, run_dir / "replications.csv.partial")
+    for name in STALE_OUTPUTS:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def record_failure(run_dir: Path, meta: dict[str, Any], exc: BaseException,
+                   t0: float) -> None:
+    """Finish ``run.json`` for a run that raised: status, one-line error, traceback if a bug."""
+    from sim.outputs import results
+    meta["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    meta["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    meta["bad_input"] = isinstance(exc, SimError)
+    if not isinstance(exc, (SimError, KeyboardInterrupt)):
+        meta["traceback"] = traceback.format_exc()
+    meta["runtime_s"] = round(time.perf_counter() - t0, 3)
+    meta["finished"] = time.time()
+    results.write_json_atomic(run_dir / "run.json", meta)
+
+
+def new_record(cfg: dict[str, Any], options: dict[str, Any], chash: str,
+               job: JobInfo) -> dict[str, Any]:
+    """The ``run.json`` of a run that is starting."""
+    from sim.cli.sweep import source_digest
+
+    return {"status": "running", "scenario": cfg["scenario"], "seed": cfg.get("seed"),
+            "version": __version__, "source_digest": source_digest(),
+            "versions": software_versions(), "config_hash": chash,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
+            "pid": os.getpid(), "job": job.record(), "config": cfg, "options": options}
+
+
+def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
+            echo: bool = True, job: JobInfo | None = None) -> dict[str, Any]:
+    """Validate ``cfg``, simulate every replication and write the outputs into ``run_dir``.
+
+    If ``run_dir`` already holds a complete run of the same config and version (see
+    :func:`sim.cli.sweep.completed_summary`) and the ``resume`` option is true (the default),
+    nothing is simulated or written: its summary is returned (and printed). Otherwise the
+    process takes ownership of the dir (:class:`sim.cli.sweep.JobLock`; if another live process
+    owns it, :class:`sim.cli.sweep.JobRunningElsewhere` is raised and nothing is written),
+    ``run.json`` is written first (status ``running``), any previous run's outputs are
+    removed (a killed run's finished rows of the same config are kept and the run resumes after
+    them), and ``run.json`` is written again last (``complete``, or ``failed`` /
+    ``interrupted`` with the error).
+
+    Args:
+        cfg: the resolved plain config (app options included).
+        run_dir: the job's directory (created if missing).
+        scenario: the scenario name, unless ``cfg`` has one.
+        echo: print the summary.
+        job: the job's place in its sweep (default: a single run).
+
+    Returns:
+        The summary (the content of ``summary.json``).
+
+    Raises:
+        SimError: a bad config value; nothing is written but ``run.json`` saying so.
+    """
+    from sim.cli.sweep import JobLock, completed_summary, config_hash, read_json
+    from sim.core.errors import ConfigError
+    from sim.outputs import results
+
+    job = job or JobInfo()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = dict(cfg)
+    cfg.setdefault("scenario", scenario)
+    chash = config_hash(cfg)
+    options = split_app_options(cfg)
+    resume = options["resume"]
+    if not isinstance(resume, bool):
+        raise ConfigError("resume", f"must be true or false, got {resume!r}")
+    if resume:
+        done = completed_summary(run_dir, chash)
+        if done is not None:
+            if echo:
+                print(results.format_summary(done, scenario=cfg["scenario"],
+                                             run_dir=str(run_dir)))
+                print("  already complete in this dir (same config, same version): not run "
+                      "again; resume=false runs it anyway", flush=True)
+            return done
+    with JobLock(run_dir):  # raises JobRunningElsewhere, writing nothing, if another owns it
+        return _run_owned(cfg, run_dir, chash, options, job, echo,
+                          read_json(run_dir / "run.json") if resume else None)
+
+
+def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str, Any],
+               job: JobInfo, echo: bool, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The body of :func:`run_job` once this process owns ``run_dir``.
+
+    ``previous`` is the ``run.json`` left by an earlier run of the dir (None: do not resume).
+    If it records the same config hash and version, the finished rows of its
+    ``replications.csv.partial`` are kept (:func:`sim.outputs.results.resumable_rows`) and the run
+    continues with the next replication: the final ``replications.csv`` is byte-identical to an
+    uninterrupted run's.
+    """
+    from sim.core.engine import build_model
+    from sim.core.runner import iter_replications, resolve_workers
+    from sim.outputs import results
+    from sim.policy import model as policy
+
+    trace, trace_replication = options["trace"], options["trace_replication"]
+    workers_option = options["workers"]
+    same_config = (previous is not None and previous.get("config_hash") == chash
+                   and previous.get("version") == __version__)
+    meta = new_record(cfg, options, chash, job)
+    begin_record(run_dir, meta)
+    t0 = time.perf_counter()
+    try:
+        output = check_output_options(options["output"])
+        layer = policy.PolicyLayer.from_config(
+            {"regime": options["regime"], "firm": options["firm"]})
+        if layer is not None:  # raise the controls to the mandate before building the model
+            cfg, model = layer.build(cfg)
+            meta["policy_changes"] = list(layer.changes)
+        else:
+            model = build_model(cfg)
+        n, seed = model.run.replications, model.run.seed
+        workers = resolve_workers(workers_option)
+        check_trace_options(trace, trace_replication, n)
+        show = output.get("progress", "auto")
+        if show == "auto" and job.parallel:
+            show = False  # several jobs at once would draw over each other
+        label = f"{job.label()} {cfg['scenario']}".strip()
+        progress = Progress(n, label, show)
+        columns = layer.columns if layer is not None else ()
+        kept = results.resumable_rows(run_dir, columns, n) if same_config else 0
+        if kept:
+            meta["resumed_from"] = kept
+            results.write_json_atomic(run_dir / "run.json", meta)
+            if echo:
+                print(f"{label}: resuming after replication {kept - 1} ({kept} finished rows "
+                      f"kept from replications.csv.partial)", flush=True)
+            progress.done = kept
+        with results.ResultWriter(run_dir, extra_columns=columns, keep_rows=kept) as writer:
+            for result in iter_replications(cfg, model, workers, start=kept):
+                writer.write(result, extra=layer.price(result, model) if layer else ())
+                progress.step()
+            writer.finish()
+        rows, extra = results.read_table(run_dir / "replications.csv")
+        summary = results.summarize(rows, model.run.horizon)
+        summary["scenario"] = cfg["scenario"]
+        summary["seed"] = seed
+        if layer is not None:
+            summary["policy"] = layer.summarize(extra, rows, model)
+        results.write_json_atomic(run_dir / "summary.json", summary)
+        if output.get("plot", True):
+            results.plot_dwell(rows, model.run.horizon, run_dir / "dwell.png")
+        if trace:
+            write_trace(model, seed, trace_replication, run_dir,
+                        figures=bool(output.get("plot", True)))
+    except BaseException as exc:
+        withdraw_outputs(run_dir)
+        record_failure(run_dir, meta, exc, t0)
+        raise
+    meta["status"] = "complete"
+    meta["runtime_s"] = round(time.perf_counter() - t0, 3)
+    meta["finished"] = time.time()
+    results.write_json_atomic(run_dir / "run.json", meta)
+    if echo:
+        text = results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir))
+        if "policy" in summary:  # the policy lines go before "outputs in ..."
+            head, _, tail = text.rpartition("\n")
+            text = "\n".join([head, *policy.format_summary(summary["policy"]), tail])
+        print(text)
+    return summary
+
+
+#: Top-level keys the app handles itself (defaults); everything else describes the model.
+APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0,
+                               "workers": 1, "resume": True, "regime": None, "firm": None}
+
+
+def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Remove the app's own keys from ``cfg`` (in place) and return them with defaults."""
+    return {key: cfg.pop(key, default)
+            for key, default in APP_OPTIONS.items()}
+
+
+#: The keys of ``output`` and what each allows.
+OUTPUT_OPTIONS: dict[str, tuple[Any, ...]] = {"plot": (True, False),
+                                              "progress": (True, False, "auto")}
+
+
+def check_output_options(output: Any) -> dict[str, Any]:
+    """``output`` as a dict after rejecting unknown keys and values other than the allowed."""
+    import difflib
+
+    from sim.core.errors import ConfigError
+
+    if output is None:
+        return {}
+    if not isinstance(output, dict):
+        raise ConfigError("output", f"must be a mapping with keys {', '.join(OUTPUT_OPTIONS)}, "
+                                    f"got {output!r}")
+    for key, value in output.items():
+        if key not in OUTPUT_OPTIONS:
+            near = difflib.get_close_matches(str(key), list(OUTPUT_OPTIONS), n=1)
+            hint = f"did you mean output.{near[0]}? " if near else ""
+            raise ConfigError(f"output.{key}", f"unknown key; {hint}allowed keys are "
+                                               f"{', '.join(OUTPUT_OPTIONS)}")
+        allowed = OUTPUT_OPTIONS[key]
+        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+            names = ", ".join(str(a).lower() if isinstance(a, bool) else a for a in allowed)
+            raise ConfigError(f"output.{key}", f"must be one of {names}; got {value!r}")
+    return dict(output)
+
+
+def check_trace_options(trace: Any, replication: Any, replications: int) -> None:
+    """Reject bad ``trace``/``trace_replication`` values before anything is simulated."""
+    from sim.core.errors import ConfigError
+
+    if not isinstance(trace, bool):
+        raise ConfigError("trace", f"must be true or false, got {trace!r}")
+    if isinstance(replication, bool) or not isinstance(replication, int) \
+            or not 0 <= replication < replications:
+        raise ConfigError("trace_replication", f"must be an integer in [0, {replications - 1}]"
+                                               f", got {replication!r}")
+
+
+def write_trace(model: Any, seed: int, replication: int, run_dir: Path, *,
+                figures: bool = True) -> None:
+    """Re-run one replication with tracing on; write its ``events.jsonl`` (labelled with the
+    scenario, seed and replication) and, with ``figures``, ``timeline.png`` and
+    ``network.png`` (:func:`sim.outputs.figures.write_trace_figures`)."""
+    from sim.core.engine import simulate
+    from sim.outputs.trace import write_jsonl
+
+    events: list[dict[str, Any]] = []
+    result = simulate(model, seed, replication, trace=events)
+    write_jsonl(events, model.calendar, run_dir / "events.jsonl",
+                labels={"scenario": model.run.scenario, "seed": seed,
+                        "replication": replication})
+    if figures:
+        from sim.outputs.figures import write_trace_figures
+
+        write_trace_figures(model, result, events, run_dir)
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point: resolve the config once, then hand plain data to :func:`run_job`.
+
+    A single run that fails on bad input prints one line and exits with code 2. A job of a
+    multirun records its failure in its ``run.json``, prints one ``error:`` line naming the job
+    and returns, so that the other jobs still run; the sweep's exit code comes at the end
+    (see :func:`cli`).
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from sim.cli.sweep import JobRunningElsewhere, describe_owner
+
+    hc = HydraConfig.get()
+    scenario = str(hc.runtime.choices.get("scenario") or "custom")
+    job = job_info(hc)
+    run_dir = Path(hc.runtime.output_dir)
+    if job.num is not None:
+        print(f"{job.label()}: {' '.join(job.overrides) or '(no overrides)'}", flush=True)
+    try:
+        try:
+            plain = plain_config(cfg)
+        except SimError as err:
+            t0 = time.perf_counter()
+            meta = {"status": "running", "scenario": scenario, "version": __version__,
+                    "job": job.record(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            run_dir.mkdir(parents=True, exist_ok=True)
+            begin_record(run_dir, meta)
+            record_failure(run_dir, meta, err, t0)
+            raise
+        run_job(plain, run_dir, scenario=scenario, job=job)
+    except JobRunningElsewhere as err:  # another launcher's job owns the dir: not a failure
+        if job.num is None:
+            fail(str(err), code=1)
+        print(f"{job.label()}: running elsewhere ({describe_owner(err.owner)}): not run here",
+              flush=True)
+    except SimError as err:
+        if job.num is None:
+            fail(str(err))
+        print(f"error: {job.label()} [{' '.join(job.overrides)}]: {err}", file=sys.stderr,
+              flush=True)
+    except KeyboardInterrupt:
+        fail("interrupted; finished replications are in replications.csv.partial (the same "
+             "command resumes from them)", code=130)
+    except Exception as exc:
+        if job.num is None:
+            raise  # a bug: the traceback is the useful output
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        print(f"error: {job.label()} [{' '.join(job.overrides)}]: {first} (traceback in "
+              f"{run_dir / 'run.json'})", file=sys.stderr, flush=True)
+
+
+def job_info(hc: Any) -> JobInfo:
+    """The job's place in its sweep, from Hydra's runtime config (``HydraConfig.get()``).
+
+    The total comes from the ``sweep.json`` that :class:`sim.cli.sweep.SweepCallback` wrote
+    before the sweep started (or from Hydra's ``multirun.yaml``); it is None when neither can
+    say (e.g. an Optuna sweep, whose jobs are not known in advance).
+    """
+    from hydra.types import RunMode
+
+    from sim.cli.sweep import job_total
+
+    # unresolved: an override's text may itself hold ``${...}``, which plain_config reports
+    task = OmegaConf.to_container(hc.overrides.task, resolve=False) if hc.overrides.task else []
+    overrides = tuple(str(o) for o in cast(list, task))
+    if hc.mode != RunMode.MULTIRUN:
+        return JobInfo(overrides=overrides)
+    sweep_dir = Path(str(hc.sweep.dir))
+    if not sweep_dir.is_absolute():
+        sweep_dir = Path(str(hc.runtime.cwd)) / sweep_dir
+    launcher = str(OmegaConf.select(hc.launcher, "_target_", default="") or "")
+    return JobInfo(num=int(hc.job.num), total=job_total(sweep_dir), overrides=overrides,
+                   sweep_dir=str(sweep_dir), parallel=not launcher.endswith(".BasicLauncher"))
+
+
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain Python data, converted once before simulating.
+
+    Raises:
+        ConfigError: a mandatory value (``???``) is unset or an interpolation fails.
+    """
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    from sim.core.errors import ConfigError
+
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        key = getattr(exc, "full_key", "") or "config"
+        raise ConfigError(str(key), "has no value; set it on the command line, "
+                                    f"e.g. {key}=VALUE") from None
+    except OmegaConfBaseException as exc:
+        raise ConfigError(str(getattr(exc, "full_key", "") or "config"),
+                          str(exc).splitlines()[0]) from None
+    assert isinstance(plain, dict)
+    return cast(dict[str, Any], plain)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Reject ``GROUP=OPTION`` overrides naming an option that does not exist, in one line.
+
+    Hydra's own message for this spans a dozen lines; this check runs before Hydra starts.
+    Sweeps (``a,b``), globs and other syntax are left to Hydra.
+    """
+    for arg in argv:
+        if "=" not in arg or arg.startswith(("-", "+", "~", "hydra")):
+            continue
+        key, value = arg.split("=", 1)
+        group = conf_dir / key
+        if "@" in key or "." in key or not group.is_dir():
+            continue
+        if any(c in value for c in ",*()[]{}") or not value:
+            continue
+        options = sorted(p.stem for p in group.glob("*.yaml"))
+        if value not in options:
+            fail(f"{key}={value}: unknown {key}; choose one of {', '.join(options)}")
+
+
+#: Hydra launcher plugins: config name prefix -> (plugin module, how to install it).
+LAUNCHER_PLUGINS: dict[str, tuple[str, str]] = {
+    "joblib": ("hydra_plugins.hydra_joblib_launcher",
+               "pip install hydra-joblib-launcher (part of the base install)"),
+    "submitit": ("hydra_plugins.hydra_submitit_launcher",
+                 "pip install -e '.[slurm]' (hydra-submitit-launcher)"),
+    "ray": ("hydra_plugins.hydra_ray_launcher", "pip install -e '.[ray]' (hydra-ray-launcher)"),
+}
+
+
+#: Launcher configs that Hydra and its plugins provide themselves.
+PLUGIN_LAUNCHERS: tuple[str, ...] = ("basic", "joblib", "submitit_local", "submitit_slurm",
+                                     "ray", "ray_aws")
+
+
+def check_launcher(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Reject ``hydra/launcher=NAME`` naming no launcher, or one whose plugin is not
+    installed, in one line (Hydra's own message spans a dozen).
+
+    NAME is one of our presets (``conf/hydra/launcher/NAME.yaml``, whose first default names
+    the plugin's config) or a plugin's own config (``submitit_slurm``).
+    """
+    import importlib.util
+
+    for arg in argv:
+        if not arg.startswith("hydra/launcher="):
+            continue
+        name = arg.split("=", 1)[1]
+        base = name
+        presets = sorted(p.stem for p in (conf_dir / "hydra" / "launcher").glob("*.yaml"))
+        if name not in presets and name not in PLUGIN_LAUNCHERS:
+            fail(f"hydra/launcher={name}: unknown launcher; choose one of "
+                 f"{', '.join(presets)} (presets in conf/hydra/launcher/) or "
+                 f"{', '.join(PLUGIN_LAUNCHERS)}")
+        preset = conf_dir / "hydra" / "launcher" / f"{name}.yaml"
+        if preset.is_file():
+            loaded = OmegaConf.load(preset)
+            defaults = (loaded.get("defaults") if isinstance(loaded, DictConfig) else None) or []
+            if defaults and isinstance(defaults[0], str):
+                base = defaults[0]
+        for prefix, (module, install) in LAUNCHER_PLUGINS.items():
+            if base.startswith(prefix) and importlib.util.find_spec(module) is None:
+                fail(f"hydra/launcher={name}: the {prefix} launcher plugin is not installed; "
+                     f"{install}")
+
+
+def absolute_sweep_dir(argv: list[str]) -> list[str]:
+    """``argv`` with a relative ``hydra.sweep.dir=DIR`` made absolute (from the cwd).
+
+    Remote workers (a Ray cluster, SLURM nodes started elsewhere) have another cwd; an
+    absolute sweep dir makes every job write where the user asked. Values holding an
+    interpolation (``${...}``) are left alone.
+    """
+    out = []
+    for arg in argv:
+        if arg.startswith("hydra.sweep.dir="):
+            value = arg.split("=", 1)[1]
+            if value and "${" not in value and not Path(value).is_absolute():
+                arg = f"hydra.sweep.dir={Path(value).resolve()}"
+        out.append(arg)
+    return out
+
+
+def _is_group_choice(arg: str, conf_dir: Path = CONF_DIR) -> bool:
+    """``GROUP=OPTION`` or ``+GROUP@PKG=OPTION`` with one option (no sweep)."""
+    if "=" not in arg or arg.startswith(("-", "~", "hydra")):
+        return False
+    key, value = arg.lstrip("+").split("=", 1)
+    group = key.split("@", 1)[0]
+    return ("." not in group and (conf_dir / group).is_dir() and bool(value)
+            and not any(c in value for c in ",*()[]{}"))
+
+
+def known_keys(argv: Sequence[str], conf_dir: Path = CONF_DIR) -> list[str]:
+    """Every dotted key of the config that ``argv``'s group choices compose (no ``hydra.``)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    def walk(node: Any, prefix: str) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                dotted = f"{prefix}{key}"
+                yield dotted
+                yield from walk(value, dotted + ".")
+
+    for overrides in ([a for a in argv if _is_group_choice(a, conf_dir)], []):
+        try:
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(str(conf_dir), version_base="1.3"):
+                cfg = compose("config", overrides=overrides)
+            return list(walk(OmegaConf.to_container(cfg, resolve=False), ""))
+        except Exception:  # noqa: BLE001 - only a hint: try without the choices, then give up
+            continue
+        finally:
+            GlobalHydra.instance().clear()
+    return []
+
+
+def nearest_key(key: str, keys: Sequence[str]) -> str | None:
+    """The valid key most like ``key`` (difflib), or None when nothing is close."""
+    import difflib
+
+    near = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+def describe_hydra_error(exc: BaseException, argv: Sequence[str]) -> str:
+    """One line (``KEY: what is wrong and what is allowed``) for an error Hydra raised while
+    composing the config or parsing the command line."""
+    import re
+
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    unknown = re.match(r"Could not (?:override|append to config) '([^']+)'", first)
+    if unknown:
+        key = unknown.group(1)
+        keys = known_keys(argv)
+        parent, _, _ = key.rpartition(".")
+        near = nearest_key(key, keys)
+        hint = f"did you mean {near}? " if near else ""
+        siblings = [k[len(parent) + 1:] if parent else k for k in keys
+                    if k.rpartition(".")[0] == parent]
+        if siblings:
+            shown = ", ".join(siblings[:15]) + (", ..." if len(siblings) > 15 else "")
+            where = f"keys under {parent}" if parent else "top-level keys"
+            allowed = f"{where}: {shown}"
+        else:
+            allowed = f"{parent} has no keys of its own" if parent else "see conf/config.yaml"
+        return (f"{key}: unknown key; {hint}{allowed} (+{key}=VALUE adds a new key where one "
+                f"is allowed, e.g. +detectors.NAME)")
+    override = getattr(exc, "override", None)  # OverrideParseException names its override
+    if isinstance(override, str) and override:
+        return f"{override}: cannot parse this override: {first}"
+    if first.startswith("Ambiguous value for argument"):
+        arg = next((a for a in argv if a in first), "command line")
+        return (f"{arg}: a list of values is a sweep; run it with -m (--multirun), or quote a "
+                f"list as '[a,b]'")
+    missing = re.search(r"Could not find '([^'/]+)/([^']+)'", first)
+    if missing:
+        group, option = missing.groups()
+        arg = next((a for a in argv if a.lstrip("+~").startswith(group)
+                    and a.endswith(f"={option}")), f"{group}={option}")
+        options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        return f"{arg}: unknown {group}; choose one of {', '.join(options) or '(none)'}"
+    quoted = re.findall(r"'([^']+)'", first)
+    arg = next((a for a in argv if a in text), None) or next(
+        (q for q in quoted if any(q in a for a in argv)), None)
+    return f"{arg or 'command line'}: {first}"
+
+
+#: errno values that mean "you may not write there": bad input (a path), not a crash.
+_PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR,
+                          errno.EEXIST, errno.EISDIR, errno.ENAMETOOLONG})
+
+
+def describe_os_error(exc: OSError, argv: Sequence[str]) -> tuple[str, int]:
+    """One line and an exit code for an OS error: almost always an output dir that cannot be
+    written (``hydra.run.dir=/proc/x``, a read-only sweep dir). Exit code 2 for a path the
+    user chose badly, 1 for anything else (a full disk)."""
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    code = 2 if exc.errno in _PATH_ERRNOS else 1
+    return (f"{key}: cannot write{where}: {reason}; choose a directory you can write "
+            f"({key}=DIR)"), code
+
+
+def check_output_dirs(argv: Sequence[str]) -> None:
+    """Fail in one line if ``hydra.run.dir=DIR`` / ``hydra.sweep.dir=DIR`` (the one this
+    command uses) cannot be created and written, before Hydra or a callback tries.
+
+    The dir is created (as Hydra would) and a probe file written and removed. Values holding
+    an interpolation are left to Hydra (its error is reported by :func:`cli`).
+    """
+    import tempfile
+
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    for arg in argv:
+        if not arg.startswith(key + "="):
+            continue
+        value = arg.split("=", 1)[1]
+        if not value or "${" in value:
+            continue
+        try:
+            Path(value).mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=value):
+                pass
+        except OSError as exc:
+            message, code = describe_os_error(exc, argv)
+            fail(message, code)
+
+
+def register_launchers() -> None:
+    """Register the project's own launcher (``hydra/launcher=local_submitit``: submitit's local
+    launcher with a cap on jobs at once) when its base plugin is installed."""
+    try:
+        from hydra_plugins.insider_sim_launcher import _capped
+    except ImportError:
+        return  # hydra-submitit-launcher is not installed: check_launcher says so
+    _capped.register()
+
+
+def cli() -> None:
+    """Console entry point (``python -m sim``); a sweep exits non-zero if a job did not complete.
+
+    Exit codes: 0 done; 2 bad input (for a sweep: every job that did not complete had bad
+    input); 1 a sweep with a job that crashed, was killed or is missing; 130 interrupted.
+    """
+    from sim.cli import sweep
+    if not CONF_DIR.is_dir():
+        fail(f"config directory {CONF_DIR} not found: install the project with "
+             "`pip install -e .` from its repository")
+    # ``KEY=V -m KEY=A,B``: argparse takes no overrides after a flag that follows overrides
+    # (a dozen lines of usage); the flag means the same anywhere, so it goes first
+    flags = [a for a in sys.argv[1:] if a in ("-m", "--multirun")]
+    if flags:
+        sys.argv[1:] = flags[:1] + [a for a in sys.argv[1:] if a not in ("-m", "--multirun")]
+    check_group_choices(sys.argv[1:])
+    check_launcher(sys.argv[1:])
+    sys.argv[1:] = absolute_sweep_dir(sys.argv[1:])
+    check_output_dirs(sys.argv[1:])
+    register_launchers()
+    sweep.LAST_SWEEP = None
+    argv = list(sys.argv[1:])
+    # Hydra prints its own errors over several lines and exits with 1; with HYDRA_FULL_ERROR
+    # they reach us instead, and bad input becomes one line and exit code 2 (a bug in a single
+    # run still shows its whole traceback).
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except HydraException as exc:
+        fail(describe_hydra_error(exc, argv))
+    except OSError as exc:
+        message, code = describe_os_error(exc, argv)
+        fail(message, code)
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
+    if sweep.LAST_SWEEP is not None and sweep.LAST_SWEEP.exit_code:
+        sys.exit(sweep.LAST_SWEEP.exit_code)

@@ -1,0 +1,112 @@
+"""How anomalous an observation of the insider looks at a place: the score model.
+
+A sensor at a place scores each observation (a client's session there) on the features it
+uses, against the benign traffic at that place (:class:`sim.world.places.PlaceTraffic`). Each
+feature ``f`` of a benign observation is log-normal around the place's median, so its
+standardised value ``Z_f = (ln x_f - ln median_f) / spread`` is N(0, 1). The score adds the
+features a monitor uses and a residual ``R`` for everything they do not capture::
+
+    S = (Z_1 + ... + Z_n + R) / sqrt(n + 1)
+
+Benign: every ``Z_f`` and ``R`` is N(0, 1), so ``S`` is N(0, 1) whatever the features and the
+false-positive rate per benign observation is ``P(Z > threshold)``. The insider: each ``Z_f``
+is the value of its own observation ``z_f`` (what it does: records moved, request rate, number
+of addresses), and ``R`` is N(d', 1) (``dprime``: what the features miss). So an observation
+of the insider is flagged with probability::
+
+    P(S > threshold) = P(Z > threshold * sqrt(n + 1) - (z_1 + ... + z_n) - d')
+
+With no features (n = 0) this is the binormal ROC, ``P(Z > threshold - d')``: one feature-less
+score, the model before the network mattered. A low-and-slow insider (few records per address,
+a normal request rate) has small ``z_f`` and hides in the benign spread; a smash-and-grab pull
+from two addresses has huge ones.
+
+Features (:data:`FEATURES`), measured per observation:
+
+=========================  ==================================  =============================
+feature                    the insider's value                 benign median at the place
+=========================  ==================================  =============================
+``records_per_ip``         records in the session / addresses  ``traffic_records``
+``records_per_credential`` records in the session              ``traffic_records``
+``rate_per_ip``            requests per hour per address       ``traffic_rate_per_ip``
+``ip_count``               addresses the session is spread on  1 (a client has one address)
+=========================  ==================================  =============================
+
+Only the *edge* of a walk (the entry point, and the service validating the credential there)
+sees the insider's own addresses; deeper places see the service that calls them (see
+:func:`feature_values`). So an insider who spreads requests over 300 addresses looks spread at
+the gateway and like one busy client of the API at the datastore.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from sim.agents.insider import Session
+    from sim.world.places import PlaceTraffic
+
+FEATURES: Final = ("records_per_ip", "records_per_credential", "rate_per_ip", "ip_count")
+
+
+def upper_tail(z: float) -> float:
+    """P(N(0, 1) > z), the standard normal upper tail."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def feature_values(session: Session, edge: bool = True) -> dict[str, float]:
+    """The insider's value of every feature in ``session`` (see the module table).
+
+    Args:
+        edge: the place sees the insider's own addresses (the entry point and the service that
+            validates the credential there). Deeper places see the upstream service calling
+            them, one address carrying the whole session: ``ip_count`` 1, ``rate_per_ip`` the
+            session's total rate, ``records_per_ip`` all its records.
+    """
+    ips = max(session.ip_addresses, 1) if edge else 1
+    records = max(float(session.records), 1.0)
+    rate = session.requests_per_ip_hour * (1 if edge else max(session.ip_addresses, 1))
+    return {"records_per_ip": records / ips, "records_per_credential": records,
+            "rate_per_ip": rate, "ip_count": float(ips)}
+
+
+def standardised(feature: str, value: float, traffic: PlaceTraffic) -> float:
+    """``z_f``: how many benign spreads ``value`` lies above the place's median."""
+    median = (traffic.records if feature in ("records_per_ip", "records_per_credential")
+              else traffic.rate_per_ip if feature == "rate_per_ip" else 1.0)
+    if math.isinf(value):
+        return math.inf
+    return (math.log(max(value, 1e-300)) - math.log(median)) / traffic.spread
+
+
+class ScoreModel:
+    """One monitor's scoring: its features, threshold and residual separability.
+
+    Args:
+        features: names from :data:`FEATURES` (none: the binormal ROC).
+        threshold: alert threshold on the benign score scale (z).
+        dprime: separability of the insider in what the features miss.
+    """
+
+    def __init__(self, features: Sequence[str], threshold: float, dprime: float) -> None:
+        self.features = tuple(features)
+        self.threshold = threshold
+        self.dprime = dprime
+        self._scaled = threshold * math.sqrt(len(self.features) + 1)
+
+    @property
+    def false_positive_rate(self) -> float:
+        """Chance a benign observation is flagged: ``P(Z > threshold)``, any features."""
+        return upper_tail(self.threshold)
+
+    def detection_probability(self, session: Session, traffic: PlaceTraffic,
+                              edge: bool = True) -> float:
+        """Chance the observation of ``session`` at a place with ``traffic`` is flagged
+        (``edge``: the place sees the insider's addresses, see :func:`feature_values`)."""
+        if not self.features:
+            return upper_tail(self.threshold - self.dprime)
+        values = feature_values(session, edge)
+        z = sum(standardised(f, values[f], traffic) for f in self.features)
+        return upper_tail(self._scaled - z - self.dprime)

@@ -1,0 +1,130 @@
+"""The command line end to end: `python -m sim ...` as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.cli.app import CONF_DIR, check_group_choices
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_sim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_default_scenario_writes_every_output(tmp_path):
+    out = tmp_path / "run"
+    proc = run_sim("replications=8", f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    assert str(out) in proc.stdout and "dwell" in proc.stdout
+    rows = list(csv.DictReader((out / "replications.csv").open()))
+    assert len(rows) == 8 and [int(r["replication"]) for r in rows] == list(range(8))
+    for col in ("replication", "seed", "detected", "censored", "detected_by", "dwell_hours",
+                "records_exfiltrated", "true_alerts", "false_alerts", "alerts_dropped"):
+        assert col in rows[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["replications"] == 8
+    assert set(summary["dwell_hours"]) >= {"mean", "median", "p10", "p90"}
+    assert (out / "dwell.png").stat().st_size > 10_000
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["status"] == "complete" and meta["seed"] == 0
+    assert not (out / "replications.csv.partial").exists()
+
+
+def test_same_seed_gives_byte_identical_csv(tmp_path):
+    for name in ("a", "b"):
+        proc = run_sim("replications=5", "seed=42", f"hydra.run.dir={tmp_path / name}",
+                       "output.plot=false")
+        assert proc.returncode == 0, proc.stderr
+    a = (tmp_path / "a" / "replications.csv").read_bytes()
+    assert a == (tmp_path / "b" / "replications.csv").read_bytes()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["replications=0"], "error: replications: must be in [1, 1e+06], got 0"),
+    (["replications=many"], "error: replications: must be an integer, got 'many'"),
+    (["horizon=5 fortnights"], "error: horizon: must be a duration"),
+    (["scenario=nope"], "error: scenario=nope: unknown scenario; choose one of analytic_audit,"),
+    (["detectors.audit.coverage=1.5"], "error: detectors.audit.coverage: must be in [0, 1]"),
+    (["network=file", "network.path=/nonexistent/net.graphml"], "error: /nonexistent/net.graphml"),
+])
+def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
+    out = tmp_path / "run"
+    proc = run_sim(*args, f"hydra.run.dir={out}")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (out / "replications.csv").exists() and not (out / "summary.json").exists()
+
+
+def test_malformed_graph_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "net.json"
+    bad.write_text('{"graph": {"employees": 5}, "nodes": [{"id": "a", "kind": "spaceship"}], '
+                   '"edges": []}')
+    proc = run_sim("network=file", f"network.path={bad}", f"hydra.run.dir={tmp_path / 'r'}")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {bad}") and "spaceship" in proc.stderr
+
+
+def test_group_choice_check_lists_the_options():
+    with pytest.raises(SystemExit) as exc:
+        check_group_choices(["network=nowhere"])
+    assert exc.value.code == 2
+    check_group_choices(["network=coupang_like", "seed=3", "scenario=a,b", "+x=1"])
+
+
+def test_every_config_option_exists_for_each_group():
+    groups = [p.name for p in CONF_DIR.iterdir() if p.is_dir()]
+    assert {"network", "insider", "background", "triage", "response", "detector",
+            "scenario"} <= set(groups)
+
+
+def test_rows_do_not_depend_on_workers_or_replication_count(tmp_path):
+    """Replication r's row is the same whatever N and however many workers ran it."""
+    common = ["scenario=coupang_2025", "output.plot=false", "horizon=60d"]
+    runs = {"serial": ["replications=6", "workers=1"], "parallel": ["replications=6", "workers=2"],
+            "fewer": ["replications=3", "workers=1"]}
+    text = {}
+    for name, args in runs.items():
+        proc = run_sim(*common, *args, f"hydra.run.dir={tmp_path / name}")
+        assert proc.returncode == 0, proc.stderr
+        text[name] = (tmp_path / name / "replications.csv").read_text().splitlines()
+    assert text["serial"] == text["parallel"]
+    assert text["fewer"] == text["serial"][:4]  # header + rows 0..2
+
+
+def test_trace_writes_an_event_log(tmp_path):
+    proc = run_sim("replications=2", "trace=true", "trace_replication=1", "output.plot=false",
+                   f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    # the default scenario monitors: the warm-up backlog, then the insider's first access
+    assert [json.loads(x)["event.action"] for x in lines[:2]] == ["queue-backlog",
+                                                                 "session-start"]
+    bad = run_sim("replications=2", "trace=true", "trace_replication=5",
+                  f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and "trace_replication: must be an integer in [0, 1]" in bad.stderr
+
+
+def test_mostly_censored_run_reports_km_fields_honestly(tmp_path):
+    """20 days of coupang_2025: most replications are censored; the summary must say so."""
+    proc = run_sim("scenario=coupang_2025", "replications=40", "horizon=20d",
+                   "output.plot=false", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["censored"] > 30
+    assert s["km_median_dwell_hours"] is None  # never reached: not a spurious number
+    assert s["dwell_hours"]["median"] == 20 * 24.0  # plain median is the horizon (lower bound)
+    within = s["p_detected_within"]
+    assert within["24h"]["ci95"][0] <= within["24h"]["estimate"] <= within["24h"]["ci95"][1]
+    assert within["30d"]["estimate"] is None  # beyond the horizon: no number
+    assert any("censor" in note or "undetected" in note for note in s["notes"])

@@ -1,0 +1,33 @@
+import os
+import stat
+
+import pytest
+
+from sim.core import atomic
+
+
+def test_write_bytes_replaces_whole_and_follows_the_umask(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text("old")
+    old_mask = os.umask(0o022)
+    try:
+        atomic.write_text(path, "new")
+    finally:
+        os.umask(old_mask)
+    assert path.read_text() == "new"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by a team, not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temporary left
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "fig.png"
+    path.write_bytes(b"old")
+
+    class Broken:
+        def savefig(self, buf, **kw):
+            raise RuntimeError("render failed")
+
+    with pytest.raises(RuntimeError):
+        atomic.save_figure(Broken(), path)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
