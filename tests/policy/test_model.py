@@ -334,9 +334,11 @@ def test_pci_raises_a_monthly_audit_to_daily_and_adds_monitoring():
     cfg, changes = layer.apply_mandates(original)
     assert original == frozen  # the input is not touched
     assert cfg["detectors"]["audit"]["interval"] == 24.0
+    # the regime's monitor (conf/regime/none.yaml), placed at the entry points as a firm deploys it
     assert cfg["detectors"]["monitoring"] == {
         "_target_": "sim.controls.detectors.ContinuousMonitoring",
-        "threshold": 3.0, "dprime": 3.0, "latency": "15m"}
+        "watch": "internet_facing:true", "features": ["records_per_ip", "rate_per_ip", "ip_count"],
+        "threshold": 5.0, "dprime": 0.0, "latency": "15m"}
     assert changes == [
         "detectors.audit.interval: 1mo -> 1d (pci_dss_4: daily log review, PCI DSS 4.0.1 "
         "Req. 10.4.1)",
