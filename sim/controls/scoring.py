@@ -30,7 +30,16 @@ feature                    the insider's value                 benign median at 
 ``records_per_credential`` records in the session              ``traffic_records``
 ``rate_per_ip``            requests per hour per address       ``traffic_rate_per_ip``
 ``ip_count``               addresses the session is spread on  1 (a client has one address)
+``off_hours``              the place's local hour of the week  the place's weekly rhythm
+                           when the session starts
 =========================  ==================================  =============================
+
+``off_hours`` is not log-normal: its ``Z`` is the mid-rank of the hour among the place's
+benign hours, ``Phi^-1(1 - p)`` with ``p`` the share of benign traffic at quieter hours
+(:attr:`sim.world.calendar.Rhythm.unusualness_by_hour`), so it is N(0, 1) for benign traffic up
+to the steps of 168 hours. A session at the place's busiest hour scores below 0, one at its
+quietest hour far above: a foreign insider in their own evening hides in a consumer API's
+evening peak, but stands out in an office system's logs at night.
 
 Only the *edge* of a walk (the entry point, and the service validating the credential there)
 sees the insider's own addresses; deeper places see the service that calls them (see
@@ -48,7 +57,8 @@ if TYPE_CHECKING:
     from sim.agents.insider import Session
     from sim.world.places import PlaceTraffic
 
-FEATURES: Final = ("records_per_ip", "records_per_credential", "rate_per_ip", "ip_count")
+FEATURES: Final = ("records_per_ip", "records_per_credential", "rate_per_ip", "ip_count",
+                   "off_hours")
 
 
 def upper_tail(z: float) -> float:
@@ -69,11 +79,17 @@ def feature_values(session: Session, edge: bool = True) -> dict[str, float]:
     records = max(float(session.records), 1.0)
     rate = session.requests_per_ip_hour * (1 if edge else max(session.ip_addresses, 1))
     return {"records_per_ip": records / ips, "records_per_credential": records,
-            "rate_per_ip": rate, "ip_count": float(ips)}
+            "rate_per_ip": rate, "ip_count": float(ips), "off_hours": session.start}
 
 
 def standardised(feature: str, value: float, traffic: PlaceTraffic) -> float:
-    """``z_f``: how many benign spreads ``value`` lies above the place's median."""
+    """``z_f``: how many benign spreads ``value`` lies above the place's median (for
+    ``off_hours``, ``value`` is the session's start time and ``z`` the unusualness of that
+    hour at the place, see the module docstring)."""
+    if feature == "off_hours":
+        if traffic.rhythm is None:
+            raise ValueError("off_hours needs the place's rhythm (PlaceTraffic.rhythm)")
+        return traffic.rhythm.unusualness(value)
     median = (traffic.records if feature in ("records_per_ip", "records_per_credential")
               else traffic.rate_per_ip if feature == "rate_per_ip" else 1.0)
     if math.isinf(value):

@@ -10,7 +10,9 @@ some UTC offset, normalised to a mean of 1, used to thin a Poisson process. Offs
 from __future__ import annotations
 
 import bisect
+import functools
 import math
+import statistics
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -115,6 +117,34 @@ class Rhythm:
         self._shift = (calendar.week_offset + utc_offset_hours) % HOURS_PER_WEEK  # >= 0
         self.acceptance_by_hour: np.ndarray = week / self.peak
         self._accept = self.acceptance_by_hour.tolist()  # plain floats: cheap in the event loop
+
+    @functools.cached_property
+    def unusualness_by_hour(self) -> tuple[float, ...]:
+        """``z`` of each local hour of the week: how unusual a benign observation at that hour is.
+
+        ``p_h`` is the share of the week's benign traffic that falls in hours quieter than ``h``,
+        plus half the share of hours exactly as busy (the mid-rank); ``z_h = Phi^-1(1 - p_h)``.
+        For an observation drawn from this rhythm ``p`` is uniform and ``z`` N(0, 1), up to the
+        steps of 168 hours (:func:`sim.controls.scoring.standardised` relies on it): the peak
+        hours score well below 0, the quietest well above. A flat rhythm scores every hour 0
+        (the hour then tells nothing). ``p`` is floored at 1e-9 (``z`` at most ~6): an hour with
+        no benign traffic at all is as unusual as the scale goes, not infinitely so.
+        """
+        mass = self.intensity / self.intensity.sum()
+        order = {float(v) for v in self.intensity}
+        below = {v: float(mass[self.intensity < v].sum()) for v in order}
+        tied = {v: float(mass[self.intensity == v].sum()) for v in order}
+        normal = statistics.NormalDist()
+        out = []
+        for v in self.intensity.tolist():
+            p = min(max(below[v] + 0.5 * tied[v], 1e-9), 1.0 - 1e-9)
+            out.append(normal.inv_cdf(1.0 - p))
+        return tuple(out)
+
+    def unusualness(self, t: float) -> float:
+        """``z`` of the local hour of the week at simulation time ``t`` (see
+        :attr:`unusualness_by_hour`)."""
+        return self.unusualness_by_hour[self.hour_of_week(t)]
 
     def hour_of_week(self, t: float) -> int:
         """Local hour of the week (0 = Monday 00-01) at simulation time ``t``."""

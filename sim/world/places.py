@@ -32,7 +32,7 @@ import math
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from sim.core.errors import ConfigError
@@ -67,6 +67,7 @@ class PlaceTraffic:
         rate_per_ip: median requests per hour from one benign client address.
         spread: standard deviation of the logarithm of each feature (> 0).
         staff: the rate is a share of the ``background`` staff population.
+        rhythm: the weekly rhythm of this traffic (for the ``off_hours`` feature).
     """
 
     rate: float
@@ -75,6 +76,7 @@ class PlaceTraffic:
     rate_per_ip: float
     spread: float
     staff: bool
+    rhythm: Rhythm | None = field(default=None, compare=False, repr=False)
 
 
 class BenignStream:
@@ -146,7 +148,8 @@ class Places:
             rate = float(attrs["traffic_rate"])
         return PlaceTraffic(rate, key, float(attrs.get("traffic_records", STAFF_RECORDS)),
                             float(attrs.get("traffic_rate_per_ip", STAFF_RATE_PER_IP)),
-                            float(attrs.get("traffic_spread", STAFF_SPREAD)), staff)
+                            float(attrs.get("traffic_spread", STAFF_SPREAD)), staff,
+                            self.background.rhythm if staff else self._rhythm(key))
 
     def _rhythm(self, key: tuple) -> Rhythm:
         rhythm = self._rhythms.get(key)

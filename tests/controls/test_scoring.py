@@ -74,3 +74,48 @@ def test_more_records_per_session_means_a_higher_detection_probability():
     chances = [model.detection_probability(session(r, 10, 100.0), GATEWAY)
                for r in (10, 1_000, 100_000)]
     assert chances == sorted(chances) and chances[0] < chances[-1]
+
+
+# ------------------------------------------------------------------------------ off_hours
+def _rhythm(profile: str, weekend: float = 1.0, offset: float = 9.0):
+    from sim.world.calendar import Calendar, Rhythm
+    return Rhythm(Calendar.parse("2025-06-23T00:00:00+09:00"), profile, offset, weekend)
+
+
+@pytest.mark.parametrize("profile,weekend", [("office", 0.2), ("consumer", 1.0),
+                                             ("evening", 0.5)])
+def test_off_hours_is_standard_normal_for_benign_traffic_up_to_the_hour_steps(profile, weekend):
+    # Exact, not sampled: a benign observation falls in hour h with the rhythm's mass m_h and
+    # scores z_h. Its distribution is N(0, 1) up to the steps of 168 hours: at any c,
+    # |P(z > c) - Q(c)| is at most the mass of one group of equally busy hours (the mid-rank
+    # puts half a group on each side).
+    r = _rhythm(profile, weekend)
+    mass = r.intensity / r.intensity.sum()
+    z = np.array(r.unusualness_by_hour)
+    groups = {}
+    for v, m in zip(r.intensity.tolist(), mass.tolist(), strict=True):
+        groups[v] = groups.get(v, 0.0) + m
+    step = max(groups.values())
+    for c in (-1.5, -0.5, 0.0, 0.5, 1.0, 1.645):
+        assert abs(mass[z > c].sum() - stats.norm.sf(c)) <= step + 1e-12, c
+    # the busiest hour scores lowest, the quietest highest
+    assert z[np.argmax(r.intensity)] == z.min() and z[np.argmin(r.intensity)] == z.max()
+
+
+def test_off_hours_of_a_flat_rhythm_is_zero_at_every_hour():
+    assert set(_rhythm("flat").unusualness_by_hour) == {0.0}
+
+
+def test_off_hours_flags_a_session_at_night_in_an_office_system_not_in_its_busy_hours():
+    # Office rhythm in Korea (UTC+9); time 0 is Monday 00:00 there. 03:00 has no benign traffic
+    # (z at the floor, ~6), 10:00 is a peak hour (z < 0).
+    office = PlaceTraffic(rate=100.0, rhythm_key=("office", 9.0, 0.2), records=2.0,
+                          rate_per_ip=60.0, spread=1.0, staff=True,
+                          rhythm=_rhythm("office", 0.2))
+    model = ScoreModel(("off_hours",), threshold=3.0, dprime=0.0)
+    night = Session(0, 3.5, 4.0, "store", 100, 440.0, 1, 60.0, True)
+    day = Session(0, 10.5, 11.0, "store", 100, 440.0, 1, 60.0, True)
+    p_night = model.detection_probability(night, office)
+    p_day = model.detection_probability(day, office)
+    # P = Q(3 * sqrt 2 - z): z ~ 6 at night gives > 0.95; z < 0 at 10:00 gives < Q(4.24)
+    assert p_night > 0.95 and p_day < stats.norm.sf(3.0 * math.sqrt(2))

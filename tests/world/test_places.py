@@ -244,3 +244,21 @@ def test_features_make_smash_and_grab_and_low_and_slow_differ_at_the_gateway():
         chances[name] = [watch.detect(s, t, e) for t, e in watch.traffic["customer_db"]]
     assert chances["smash"][0] > 0.99 > 0.01 > chances["low"][0]
     assert not math.isclose(chances["smash"][0], chances["low"][0])
+
+
+def test_off_hours_catches_a_night_insider_sooner_than_one_working_office_hours():
+    # tiny_network's assets carry no traffic attributes: their benign traffic is the staff's
+    # office rhythm. A monitor scoring only the hour (threshold 3, nothing else) flags a
+    # night-shift insider's sessions often and an office-hours insider's almost never, so the
+    # night insider's median dwell is shorter. 40 replications each, common seed.
+    mon = {"m": {"_target_": MON, "threshold": 3.0, "dprime": 0.0, "features": ["off_hours"]}}
+    dwell = {}
+    for profile in ("evening", "office"):
+        # the first access (time 0, every insider) at 10:00 on a Tuesday, a busy office hour
+        model = make_model(detectors=mon, horizon="90d", start="2025-06-24T10:00:00+09:00",
+                           insider={"profile": profile, "sessions_per_day": 2,
+                                    "utc_offset_hours": 9})
+        dwell[profile] = float(np.median([simulate(model, 1, r).dwell_hours for r in range(40)]))
+    # evening: most sessions 19-01 h local, where office traffic is thin (z 1.5-6) -> caught in
+    # days; office: sessions at the staff's own busy hours (z < 1) -> P per session < Q(3.2)
+    assert dwell["evening"] * 5 < dwell["office"]
