@@ -83,9 +83,12 @@ def parse_duration(value: object, key: str = "", *, allow_inf: bool = False) -> 
 
 
 def format_hours(hours: float) -> str:
-    """A short reading of a duration: ``45 min``, ``5.2 h``, ``3.1 d``, ``4.8 mo``, ``1.3 y``."""
+    """A short reading of a duration: ``40 s``, ``45 min``, ``5.2 h``, ``3.1 d``, ``4.8 mo``,
+    ``1.3 y`` (``0 s`` only for zero: a sub-minute dwell is never printed as ``0 min``)."""
     if math.isinf(hours):
         return "never"
+    if round(hours * 3600) < 60:
+        return f"{hours * 3600:.0f} s"
     if hours < 1.0:
         return f"{hours / MINUTE:.0f} min"
     if hours < 2 * DAY:

@@ -35,6 +35,9 @@ def test_infinity_only_where_allowed():
 
 def test_format_hours_picks_a_readable_unit():
     assert format_hours(0.5) == "30 min"
+    # a sub-minute dwell (a monitor on the first session) reads in seconds, never "0 min"
+    assert format_hours(20 / 3600) == "20 s"
+    assert format_hours(59.4 / 3600) == "59 s" and format_hours(59.6 / 3600) == "1 min"
     assert format_hours(5) == "5.0 h"
     assert format_hours(10 * DAY) == "10.0 d"
     assert format_hours(5 * MONTH) == "5.0 mo"
