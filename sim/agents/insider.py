@@ -5,6 +5,12 @@ authentication system kept a token-signing key that was never revoked; from abro
 tokens, reach the customer-facing APIs and page through customer records in small batches, from
 many IP addresses, throttled to stay below per-IP volume thresholds.
 
+What the insider *decides* - when the next session starts, where it goes, how much it takes
+and from how many addresses - and how it reacts to what it can see of the controls is its
+strategy (``insider.strategy``, :mod:`sim.agents.strategy`); this module is the machinery that
+carries the decisions out. The default strategy, :class:`sim.agents.renewal.Renewal`, is the
+renewal process described below.
+
 Contract of the SimPy process (:meth:`Insider.process`):
 
 * the first session starts at simulation time 0 (the dwell clock starts with the first access),
@@ -16,8 +22,8 @@ Contract of the SimPy process (:meth:`Insider.process`):
   network path the credential permits; its length is set by the request budget
   (records x requests per record) spread over ``ip_addresses`` at ``request_rate_per_ip``;
 * records count as exfiltrated when the session ends, pro rata if access is cut mid-session;
-* the insider stops when access is cut (containment, revocation, expiry) or every target is
-  empty ("exhausted").
+* the insider stops when access is cut (containment, revocation, expiry), every target is
+  empty ("exhausted"), or its strategy decides to start no more sessions ("stopped").
 
 The insider draws only from its own stream, so which detectors are present never changes its
 sessions up to the moment it is stopped.
@@ -34,6 +40,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import simpy
 
+from sim.agents.renewal import Renewal
+from sim.agents.strategy import Move, Strategy, Tactics
 from sim.core.errors import ConfigError
 from sim.core.params import spec
 from sim.world.calendar import Rhythm
@@ -51,7 +59,7 @@ TECHNIQUES = {
     "collect": "T1213",              # Data from Information Repositories
     "exfiltrate": "T1567",           # Exfiltration Over Web Service
     "scheduled": "T1029",            # Scheduled Transfer (sessions in the insider's own hours)
-    "size_limit": "T1030",           # Data Transfer Size Limits (throttled batches)
+    "size_limit": "T1030",           # Data Transfer Size Limits (the data leaves in batches)
 }
 
 
@@ -63,8 +71,6 @@ class InsiderProfile:
                                        "employee holds")
     fields: tuple[str, ...] = spec(("name", "email", "phone", "shipping_address"),
                                    doc="data fields sought; datastores holding any are targets")
-    strategy: str = spec("low_and_slow", choices=("low_and_slow", "smash_and_grab"),
-                         doc="label of the behaviour the numbers below describe")
     sessions_per_day: float = spec(6.0, lo=0, lo_open=True, doc="mean session rate")
     profile: str | tuple[float, ...] = spec("evening", doc="24-hour shape of activity, local time")
     utc_offset_hours: float = spec(8.0, lo=-12, hi=14, doc="the insider's own time zone")
@@ -81,7 +87,6 @@ class InsiderProfile:
                                       doc="requests per hour from each IP (inf = instant)")
     max_session_hours: float = spec(8.0, duration=True, lo=0, lo_open=True,
                                     doc="longest session; a batch that does not fit is cut")
-    throttled: bool = spec(True, doc="batches kept under size limits (tags T1030)")
     route: str = spec("shortest", choices=ROUTES,
                       doc="how a session's route to a target is chosen (sim.world.walk)")
     path: tuple[str, ...] = spec((), doc="with route: given, the asset ids from an entry "
@@ -193,7 +198,7 @@ class InsiderPlan:
         self.auth_technique = auth
         access = [auth] + ([TECHNIQUES["proxy"]] if profile.ip_addresses > 1 else [])
         exfil = [TECHNIQUES["collect"], TECHNIQUES["exfiltrate"], TECHNIQUES["scheduled"]]
-        if profile.throttled:
+        if profile.records_per_session < self.total_records:  # it leaves in batches
             exfil.append(TECHNIQUES["size_limit"])
         self.access_techniques = tuple(access)
         self.exfil_techniques = tuple(exfil)
@@ -208,6 +213,7 @@ class Insider:
         run: the replication; gives the environment, this component's stream and the hooks.
         plan: what the insider can do (shared, read-only).
         rhythm: the weekly activity pattern in the insider's time zone.
+        strategy: how it decides and reacts (:mod:`sim.agents.strategy`); default renewal.
     """
 
     _BATCH_BLOCK = 64  # batch sizes drawn per numpy call
@@ -215,7 +221,9 @@ class Insider:
     def __init__(self, run: Run, plan: InsiderPlan, rhythm: Rhythm,
                  on_session_start: Callable[[Session], None],
                  on_session_end: Callable[[Session, int], None],
-                 on_access_end: Callable[[str], None]) -> None:
+                 on_access_end: Callable[[str], None],
+                 strategy: Strategy | None = None,
+                 on_postponed: Callable[[], None] | None = None) -> None:
         self.run = run
         self.env = run.env
         self.plan = plan
@@ -236,9 +244,20 @@ class Insider:
         self._on_start = on_session_start
         self._on_end = on_session_end
         self._on_access_end = on_access_end
+        self._on_postponed = on_postponed
         #: while idle between sessions (or before a first session not at time 0), when the
         #: next one starts; ``inf`` during a session and once none will start
         self.next_start = math.inf
+        #: the session starts of the insider's rhythm: a Poisson process drawn lazily in
+        #: blocks from its own stream (``first_from(t)``: the first start at or after ``t``)
+        self.arrivals = rhythm.points(plan.profile.sessions_per_day / 24.0,
+                                      run.rng("insider:sessions"))
+        #: the strategy's state in this replication; only the hooks it overrides are called
+        self.tactics: Tactics = (strategy or Renewal()).start(self)
+        kind = type(self.tactics)
+        self._when = (self.tactics.next_start
+                      if kind.next_start is not Tactics.next_start else None)
+        self._waiting = False  # idle in a wait that reschedule() may move
         self.process = self.env.process(self._run())
         lifetime_left = plan.credential_lifetime - plan.credential_age
         if 0 < lifetime_left < math.inf:  # the credential expires during the run, maybe mid-session
@@ -261,6 +280,32 @@ class Insider:
         i0 = bisect.bisect_left(self._ends, t0, 0, i1)
         return self._targets[i0:i1]
 
+    # -- what the insider observes (called by the controls) -------------------------------------
+    def refused(self, session: Session, control: str) -> None:
+        """``control`` refused or throttled requests of ``session`` (a rate rule fired)."""
+        if self.active and type(self.tactics).on_refused is not Tactics.on_refused:
+            self.tactics.on_refused(session, control)
+
+    def notice(self, control: str) -> None:
+        """Staff can see ``control`` at work now (a visible audit, a policy notice)."""
+        if self.active and type(self.tactics).on_notice is not Tactics.on_notice:
+            self.tactics.on_notice(control)
+
+    def reschedule(self) -> None:
+        """Ask the strategy again when the next session starts (after it heard something while
+        idle); a session running now is not affected. Moves the pending start and tells the
+        detectors (their ``on_postponed`` hook)."""
+        if not self._waiting or self._when is None or not self.active:
+            return
+        now, planned = self.env.now, self.next_start
+        moved = max(self._when(now, planned), now)
+        if moved == planned:
+            return
+        self.next_start = moved
+        if self._on_postponed is not None:
+            self._on_postponed()
+        self.process.interrupt("reschedule")
+
     def cut(self, reason: str) -> None:
         """End the insider's access now (containment, revocation, expiry). Idempotent."""
         if not self.active:
@@ -271,9 +316,20 @@ class Insider:
         self.next_start = math.inf
         if self.run.events is not None:
             self.run.emit("access-ended", reason=reason)
+        if type(self.tactics).on_access_lost is not Tactics.on_access_lost:
+            self.tactics.on_access_lost(reason)
         self._on_access_end(reason)
         if self.current is not None and self.process.is_alive:
             self.process.interrupt(reason)
+
+    def _stop(self, reason: str) -> None:
+        """The insider ends its own activity (no target left, or its strategy stops)."""
+        self.active = False
+        self.ended_by, self.ended_at = reason, self.env.now
+        self.next_start = math.inf
+        if self.run.events is not None:
+            self.run.emit("access-ended", reason=reason)
+        self._on_access_end(reason)
 
     def _trace_start(self, session: Session) -> None:
         run, plan = self.run, self.plan
@@ -302,6 +358,21 @@ class Insider:
             self._batches.reverse()
         return self._batches.pop()
 
+    def _wait(self):
+        """Wait idle until ``next_start``, which :meth:`reschedule` may move meanwhile (the
+        renewal insider, which never reschedules, waits with one plain timeout instead)."""
+        env = self.env
+        self._waiting = True
+        try:
+            while True:
+                try:
+                    yield env.timeout(max(self.next_start - env.now, 0.0))
+                    return
+                except simpy.Interrupt:
+                    continue  # reschedule() moved next_start: wait for the new one
+        finally:
+            self._waiting = False
+
     def _run(self):  # noqa: C901 - one loop reads better than split generators
         p = self.plan.profile
         env, run = self.env, self.run
@@ -315,16 +386,29 @@ class Insider:
         on_start, on_end, draw_batch = self._on_start, self._on_end, self._draw_batch
         targets = [t for t in self.plan.targets if remaining[t] > 0]
         seen: set[str] = set()
+        # the strategy's decisions: None where it keeps the renewal insider's default
+        tactics, kind = self.tactics, type(self.tactics)
+        when = self._when
+        choose = tactics.choose_target if kind.choose_target is not Tactics.choose_target else None
+        shape = tactics.shape if kind.shape is not Tactics.shape else None
+        heard = (tactics.on_session_end
+                 if kind.on_session_end is not Tactics.on_session_end else None)
         # Session starts: the points of a Poisson process with the insider's rhythm that fall
         # while the insider is idle (by memorylessness, the first point after a session ends is
         # distributed as a fresh start then). Drawn in vectorised blocks from its own stream.
-        arrivals = self.rhythm.points(p.sessions_per_day / 24.0, self.run.rng("insider:sessions"))
-        if not p.first_session_at_start:
-            first = next(arrivals, math.inf)
-            if isinf(first):
-                return
+        arrivals = self.arrivals
+        first = 0.0 if p.first_session_at_start else next(arrivals, math.inf)
+        if when is not None:
+            first = max(when(0.0, first), 0.0)
+        if isinf(first):
+            self._stop("stopped")
+            return
+        if first > 0 or not p.first_session_at_start:
             self.next_start = first
-            yield timeout(first)
+            if when is None:
+                yield timeout(first)
+            else:
+                yield from self._wait()
             self.next_start = math.inf
         while True:
             if not self.active:
@@ -333,24 +417,30 @@ class Insider:
             if now >= lifetime_left:
                 self.cut("expired")
                 return
-            while targets and remaining[targets[0]] <= 0:
-                targets.pop(0)
+            if choose is None:
+                while targets and remaining[targets[0]] <= 0:
+                    targets.pop(0)
+            else:
+                targets = [t for t in targets if remaining[t] > 0]
             if not targets:
-                self.active = False
-                self.ended_by, self.ended_at = "exhausted", now
-                if run.events is not None:
-                    run.emit("access-ended", reason="exhausted")
-                self._on_access_end("exhausted")
+                self._stop("exhausted")
                 return
-            target = targets[0]
+            target = targets[0] if choose is None else choose(targets)
             left = remaining[target]
-            want = min(draw_batch(), float(left))
+            if shape is None:
+                want = min(draw_batch(), float(left))
+                per_hour = per_hour_all_ips
+            else:
+                move = shape(target, Move(draw_batch(), p.ip_addresses, p.request_rate_per_ip))
+                ips, rate_per_ip = max(int(move.ip_addresses), 1), float(move.rate_per_ip)
+                per_hour = ips * rate_per_ip
+                want = min(max(float(move.records), 0.0), float(left))
             requests = want * per_record
             setup = setups[target]
-            duration = 0.0 if isinf(per_hour_all_ips) else requests / per_hour_all_ips
+            duration = 0.0 if isinf(per_hour) else requests / per_hour
             if duration + setup > max_hours:
                 duration = max(max_hours - setup, 0.0)
-                requests = duration * per_hour_all_ips
+                requests = duration * per_hour
                 want = requests / per_record
             duration += setup
             batch = min(max(1, int(round(want))), left)
@@ -377,15 +467,28 @@ class Insider:
             self.records += taken
             remaining[target] -= taken
             now = self.last_activity = env.now
+            if heard is not None and self.active:
+                heard(session, taken)
             # drawn before the hooks run, so they know when the insider acts next
-            self.next_start = arrivals.first_from(now) if self.active else math.inf
+            if self.active:
+                nxt = arrivals.first_from(now)
+                self.next_start = nxt if when is None else max(when(now, nxt), now)
+            else:
+                self.next_start = math.inf
             if run.events is not None:
                 run.emit("exfiltration", category="exfiltration", session=session.index,
                          technique=list(self.plan.exfil_techniques), target=target,
                          records=taken, records_total=self.records,
                          requests=round(session.requests * taken / max(batch, 1)))
             on_end(session, taken)
-            if not self.active or isinf(self.next_start):
+            if not self.active:
                 return
-            yield timeout(self.next_start - now)
+            if isinf(self.next_start):
+                self._stop("stopped")
+                return
+            if when is None:
+                yield timeout(self.next_start - now)
+            else:
+                yield from self._wait()
             self.next_start = math.inf
+

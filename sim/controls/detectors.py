@@ -63,6 +63,10 @@ class Watch:
         ``expired`` or ``exhausted``); no session starts after this. Called before the end
         hook of a session cut short."""
 
+    def on_postponed(self) -> None:
+        """While idle, the insider moved its next session (``run.insider.next_start``) after
+        something it saw (a cautious strategy lying low, :mod:`sim.agents.strategy`)."""
+
 
 class Detector(ABC):
     """A control that may confirm the insider (or end their access).
@@ -196,6 +200,8 @@ class AuditParams:
     phase: float | None = spec(None, duration=True,
                                doc="time of the first audit; unset = uniform over one interval")
     watch: Any = spec("all", doc=WATCH_DOC)
+    visible: bool = spec(False, doc="staff can see each audit (auditors asking, an announced "
+                                    "review): a notice a cautious insider reacts to")
 
     check = _check_watch
 
@@ -213,6 +219,10 @@ class PeriodicAudit(Detector):
     likelier the catch. For an insider active throughout in one session seen at one watched
     place (K = 1 in every window), the mean dwell is ``T/p - T/2`` (T = interval,
     p = coverage*recognition).
+
+    With ``visible: true`` staff can see each audit as it starts (an announced review, auditors
+    asking questions): the insider gets a notice (:meth:`sim.agents.insider.Insider.notice`),
+    which a cautious strategy answers by lying low; the renewal insider ignores it.
     """
 
     Params = AuditParams
@@ -249,6 +259,8 @@ class PeriodicAudit(Detector):
                 run.emit("audit", detector=self.name, window_start=max(now - window, 0.0),
                          window_end=now, coverage=p.coverage, insider_in_window=present,
                          insider_lines=k, found=hit and present)
+            if p.visible:
+                run.insider.notice(self.name)
             if hit and present:
                 if p.duration > 0:
                     env.timeout(p.duration).callbacks.append(lambda _e: run.confirm(self.name))
@@ -374,6 +386,11 @@ class VolumeThreshold(Detector):
     exceeds the limit raises one true alert. An insider who spreads requests over enough IPs
     stays under a per-IP rule for ever, but not under a per-credential one. Benign bursts at
     the watched places trip it with ``benign_trip_probability`` per observation.
+
+    The rule also answers the over-limit requests with refusals (HTTP 429) that the insider
+    sees (:meth:`sim.agents.insider.Insider.refused`): a threshold-probing strategy learns the
+    limit from them. The session's records are not reduced (the refused requests are retried
+    within the session).
     """
 
     Params = VolumeParams
@@ -406,6 +423,7 @@ class _Rule(Watch):
         if ((self.split[t] and per_ip > self.limit)
                 or (self.whole[t] and per_ip * session.ip_addresses > self.limit)):
             _alert(self.run, self.name, self.latency)
+            self.run.insider.refused(session, self.name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,6 +515,10 @@ class _Hazard(Watch):
 
     def on_access_end(self, reason: str) -> None:
         self._arm()
+
+    def on_postponed(self) -> None:
+        if self.due < self.run.insider.next_start:
+            self._arm()
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ import numpy as np
 import simpy
 
 from sim.agents.insider import Insider, InsiderPlan, InsiderProfile, Session
+from sim.agents.renewal import Renewal
+from sim.agents.strategy import Strategy
 from sim.controls.detectors import Detector, Watch
 from sim.controls.triage import LazyTriageQueue, TriageParams, TriageQueue
 from sim.core.errors import ConfigError
@@ -78,6 +80,8 @@ class Model:
     triage: TriageParams
     response: ResponseParams
     detectors: tuple[Detector, ...]
+    #: how the insider decides and reacts (config ``insider.strategy``; sim.agents)
+    strategy: Strategy = field(default_factory=Renewal)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -140,7 +144,14 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
     if "network" not in cfg:
         raise ConfigError("network", "is required (e.g. network=coupang_like)")
     network = instantiate(cfg["network"], "network", Network)
-    profile = build(InsiderProfile, cfg.get("insider"), "insider")
+    insider_cfg = cfg.get("insider")
+    if insider_cfg is not None and not isinstance(insider_cfg, Mapping):
+        raise ConfigError("insider", "must be a mapping of the insider's parameters")
+    insider_cfg = dict(insider_cfg or {})
+    strategy_node = insider_cfg.pop("strategy", None)
+    strategy = (Renewal() if strategy_node is None
+                else instantiate(strategy_node, "insider.strategy", Strategy))
+    profile = build(InsiderProfile, insider_cfg, "insider")
     insider_rhythm = Rhythm(calendar, profile.profile, profile.utc_offset_hours,
                             profile.weekend_factor, key="insider.profile")
     bparams = build(BackgroundParams, cfg.get("background"), "background")
@@ -173,7 +184,11 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
         raise ConfigError("insider.fields", f"the credential {plan.credential!r} reaches no "
                           f"datastore holding {', '.join(profile.fields)} in {network.name!r}")
     model = Model(run, calendar, network, plan, insider_rhythm, background, places, triage,
-                  response, tuple(detectors))
+                  response, tuple(detectors), strategy)
+    try:
+        strategy.prepare(model)
+    except ConfigError as err:
+        raise err.under("insider.strategy") from None
     for det in detectors:
         det.prepare(model)
     if background.params.mode == "exact":
@@ -215,8 +230,10 @@ class Run:
         self._start_hooks: list[Callable[[Session], None]] = []
         self._end_hooks: list[Callable[[Session, int], None]] = []
         self._access_end_hooks: list[Callable[[str], None]] = []
+        self._postponed_hooks: list[Callable[[], None]] = []
         self.insider = Insider(self, model.plan, model.insider_rhythm,
-                               self._session_start, self._session_end, self._access_end)
+                               self._session_start, self._session_end, self._access_end,
+                               model.strategy, self._postponed)
 
     def rng(self, component: str) -> np.random.Generator:
         """The numpy stream of ``component`` in this replication (same name, same stream)."""
@@ -246,6 +263,10 @@ class Run:
         for hook in self._access_end_hooks:
             hook(reason)
 
+    def _postponed(self) -> None:
+        for hook in self._postponed_hooks:
+            hook()
+
     def attach(self, watches: Iterable[Watch]) -> None:
         """Register the detectors' watches; only overridden hooks are called."""
         self.watches = list(watches)
@@ -255,6 +276,8 @@ class Run:
                            if type(w).on_session_end is not Watch.on_session_end]
         self._access_end_hooks = [w.on_access_end for w in self.watches
                                   if type(w).on_access_end is not Watch.on_access_end]
+        self._postponed_hooks = [w.on_postponed for w in self.watches
+                                 if type(w).on_postponed is not Watch.on_postponed]
 
     # -- outcomes ---------------------------------------------------------------------------
     def confirm(self, detector: str) -> None:

@@ -34,7 +34,13 @@ field                                  meaning
 ``threat.technique.subtechnique.id``   sub-techniques (``T1550.001``...), with ``.name``
 ``threat.tactic.id`` / ``.name``       ATT&CK tactics: TA0001 Initial Access (session start),
                                        TA0008 Lateral Movement (access along the path),
-                                       TA0009 Collection + TA0010 Exfiltration (exfiltration)
+                                       TA0009 Collection + TA0010 Exfiltration (exfiltration);
+                                       a strategy's ``decision``: TA0010 Exfiltration (when,
+                                       how much), TA0011 Command and Control (more proxies),
+                                       TA0040 Impact (modifying or destroying data)
+``sim.decision``, ``sim.channel``      a strategy's decision (``lie-low``, ``back-off``...) and
+                                       the exfiltration channel (CERT vocabulary,
+                                       :data:`sim.agents.strategy.CHANNELS`)
 ``user.name``                          identity holding the insider's credential
 ``destination.address``                network node reached (access) or datastore read
                                        (session-start: the session's target; exfiltration)
@@ -68,6 +74,7 @@ credential-review   event      iam                             change (if rotate
 detection           alert      intrusion_detection, threat     indicator           success
 containment         event      iam                             change              success
 access-revoked      event      iam                             change              success
+decision            event      threat                          info                success
 ==================  =========  ==============================  ==================  ===============
 """
 
@@ -93,7 +100,7 @@ DATASET = "insider_sim.events"
 ACTIONS: tuple[str, ...] = (
     "queue-backlog", "session-start", "access", "exfiltration", "access-ended", "alert",
     "alert-dropped", "triage-start", "triage-end", "audit", "credential-review", "detection",
-    "containment", "access-revoked",
+    "containment", "access-revoked", "decision",
 )
 
 #: action -> (event.kind, event.category, event.type); credential-review's type is ``change``
@@ -113,6 +120,7 @@ _CLASS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "detection": ("alert", ("intrusion_detection", "threat"), ("indicator",)),
     "containment": ("event", ("iam",), ("change",)),
     "access-revoked": ("event", ("iam",), ("change",)),
+    "decision": ("event", ("threat",), ("info",)),
 }
 
 #: ATT&CK names of the techniques and sub-techniques the insider is tagged with.
@@ -126,6 +134,11 @@ TECHNIQUE_NAMES: dict[str, str] = {
     "T1567": "Exfiltration Over Web Service",
     "T1029": "Scheduled Transfer",
     "T1030": "Data Transfer Size Limits",
+    "T1020": "Automated Exfiltration",
+    "T1567.002": "Exfiltration to Cloud Storage",
+    "T1565": "Data Manipulation",
+    "T1565.001": "Stored Data Manipulation",
+    "T1485": "Data Destruction",
 }
 
 #: The engine's ``category`` of an insider action -> its ATT&CK tactics (id, name).
@@ -133,6 +146,9 @@ TACTICS: dict[str, tuple[tuple[str, str], ...]] = {
     "authentication": (("TA0001", "Initial Access"),),
     "lateral-movement": (("TA0008", "Lateral Movement"),),
     "exfiltration": (("TA0009", "Collection"), ("TA0010", "Exfiltration")),
+    "exfiltration-decision": (("TA0010", "Exfiltration"),),
+    "command-and-control": (("TA0011", "Command and Control"),),
+    "impact": (("TA0040", "Impact"),),
 }
 
 #: Engine field -> ECS field, for fields that keep their value unchanged.
@@ -167,7 +183,8 @@ class TraceFormatError(SimError, ValueError):
 
 def _outcome(action: str, event: Mapping[str, Any]) -> str | None:
     """``event.outcome`` by the rule in the module docstring; None when it is absent."""
-    if action in ("session-start", "access", "detection", "containment", "access-revoked"):
+    if action in ("session-start", "access", "detection", "containment", "access-revoked",
+                  "decision"):
         return "success"
     if action == "exfiltration":
         return "success" if event.get("records", 0) > 0 else "failure"
@@ -416,6 +433,11 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
     "sim.stale": _d(_BOOL, "the insider's credential is older than the rotation limit"),
     "sim.former_employee": _d(_BOOL, "the review revokes leavers' credentials"),
     "sim.rotated": _d(_BOOL, "the review rotated the insider's credential"),
+    "sim.decision": _d(_TEXT, "what the insider's strategy decided (lie-low, back-off...)"),
+    "sim.channel": _d({"enum": ["web_service", "remote_access", "cloud_storage", "email",
+                                "removable_media"]},
+                      "how the data leaves, in the CERT insider-incident vocabulary"),
+    "sim.signal": _d(_TEXT, "what the insider saw that led to the decision (notice, refused)"),
 }
 
 _INSIDER = ("threat.framework", "threat.technique.id", "threat.technique.name",
@@ -442,6 +464,7 @@ REQUIRED_BY_ACTION: dict[str, tuple[str, ...]] = {
     "detection": ("observer.name", "rule.name", "event.outcome"),
     "containment": ("event.outcome",),
     "access-revoked": ("observer.name", "event.outcome"),
+    "decision": (*_INSIDER, "sim.decision", "event.outcome"),
 }
 _COMMON = ("@timestamp", "ecs.version", "event.dataset", "event.action", "event.kind",
            "event.category", "event.type", "sim.t_hours")
