@@ -392,6 +392,17 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     (["hydra.run.dir=/etc/hostname/run"], "error: hydra.run.dir: cannot write"),
     (["-m", "seed=1,2", "hydra.sweep.dir=/proc/foo"],
      "error: hydra.sweep.dir: cannot write /proc/foo"),
+    # the insider's strategy (sim.agents): unknown, a negative pause, a date past the horizon
+    (["insider/strategy=nope"],
+     "error: insider/strategy=nope: unknown insider/strategy; choose one of cautious, "),
+    (["insider.strategy._target_=os.system"],
+     "error: insider.strategy._target_: os.system is not a Strategy subclass"),
+    (["insider/strategy=cautious", "insider.strategy.quiet=-5"],
+     "error: insider.strategy.quiet: must be a non-negative duration, got -5"),
+    (["insider/strategy=smash_and_grab", "insider.strategy.pause=-1h"],
+     "error: insider.strategy.pause: "),
+    (["insider/strategy=departing_employee", "insider.strategy.departure=2y"],
+     "error: insider.strategy.departure: must be within the horizon (0 to 8766 h), got 17532 h"),
 ])
 def test_cli_hostile_arguments_are_one_line_and_exit_2(tmp_path, args, start):
     proc = _cli(tmp_path, *args)

@@ -54,9 +54,15 @@ def traced(over: dict, seed: int = 3, replication: int = 0):
     return model, result, events
 
 
+# A cautious insider who sees the daily audit lies low: its decisions are events too.
+WARY = {"insider": {"strategy": {"_target_": "sim.agents.cautious.Cautious", "quiet": "2d"}},
+        "detectors": {"audit": {"_target_": "sim.controls.detectors.PeriodicAudit",
+                                "interval": "1d", "coverage": 0.0, "visible": True}}}
+
+
 @pytest.fixture(scope="module")
 def runs():
-    return [traced(BUSY), traced(REVOKE)]
+    return [traced(BUSY), traced(REVOKE), traced(WARY)]
 
 
 def test_every_action_the_engine_emits_validates_and_the_reference_agrees(runs):
@@ -68,7 +74,7 @@ def test_every_action_the_engine_emits_validates_and_the_reference_agrees(runs):
             validate_line(json.dumps(record))
             assert not list(REFERENCE.iter_errors(record)), record
             seen.add(record["event.action"])
-    assert seen == set(ACTIONS)  # the two runs exercise every action in the schema
+    assert seen == set(ACTIONS)  # the three runs exercise every action in the schema
 
 
 def test_from_ecs_inverts_to_ecs(runs):
