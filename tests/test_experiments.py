@@ -98,3 +98,34 @@ def test_committed_sensor_placement_results_show_placement_and_segmentation_matt
     assert ci("B_seg0.9_low_and_slow")[1] < ci("B_seg0_low_and_slow")[0]
     assert float(arms["B_seg0.9_low_and_slow"]["median_records"]) < \
         float(arms["B_seg0_low_and_slow"]["median_records"])
+
+
+def _worst(path: Path) -> dict[str, dict]:
+    with path.open(newline="") as f:
+        return {r["arm"]: r for r in csv.DictReader(f)}
+
+
+@pytest.mark.slow
+def test_best_response_quick_run_writes_its_tables_and_figure(tmp_path):
+    proc = run_quick("best_response", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    worst = _worst(tmp_path / "worst_case.csv")
+    assert len(worst) == 9
+    with (tmp_path / "best_response.csv").open(newline="") as f:
+        assert len(list(csv.DictReader(f))) == 9 * 9  # control sets x insider variants
+    assert (tmp_path / "best_response.png").stat().st_size > 20_000
+    assert "worst case by records" in (tmp_path / "worst_case.md").read_text()
+
+
+def test_committed_best_response_results_name_the_worst_cases():
+    worst = _worst(ROOT / "experiments/best_response/results/worst_case.csv")
+    # the worst case is never better for the defender than the naive insider
+    for r in worst.values():
+        assert float(r["worst_mean_records"]) >= float(r["naive_mean_records"])
+    # monitoring's short dwell survives adaptation, its loss does not: a smash-and-grab pull
+    # runs on during the ~4 h containment delay
+    for arm in ("monitoring_1", "monitoring_2", "monitoring_5"):
+        assert float(worst[arm]["worst_median_dwell_hours"]) < 24
+        assert worst[arm]["worst_records_variant"].startswith("smash")
+        assert float(worst[arm]["worst_mean_records_lo"]) > 5 * float(
+            worst[arm]["naive_mean_records"])

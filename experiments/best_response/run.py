@@ -244,8 +244,8 @@ def plot(rows: list[dict], worst: list[dict], path: Path) -> None:
                       color="#D55E00")
     report.time_axis(ax_t, 10 * MINUTE, 2 * beyond, "x")
     ax_t.axvline(horizon, color="#666666", linewidth=0.8, linestyle=":")
-    ax_t.text(horizon, len(arms) - 0.4, f" horizon\n ({format_hours(horizon)})", fontsize=6.5,
-              color="#666666", va="top")
+    ax_t.text(horizon, -0.5, f" horizon ({format_hours(horizon)})", fontsize=6.5,
+              color="#666666", va="bottom", ha="right", rotation=90)
     ax_t.set_yticks(list(ys.values()), list(ARMS[a] for a in ys), fontsize=7.5)
     ax_t.set_ylim(-0.6, len(arms) - 0.2)
     ax_t.set_xlabel("median time to detection (Kaplan-Meier; log scale;\n"
@@ -273,6 +273,22 @@ def plot(rows: list[dict], worst: list[dict], path: Path) -> None:
     report.save_figure(fig, path)
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a written ``best_response.csv`` (numbers as numbers, empty as None)."""
+    import csv
+
+    def value(text: str) -> object:
+        if text == "":
+            return None
+        try:
+            return int(text) if text.isdigit() else float(text)
+        except ValueError:
+            return text
+
+    with path.open(newline="") as f:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -281,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                         "results/, or scratch/ with --quick)")
     parser.add_argument("--jobs", type=int, default=2, help="jobs run at once (processes)")
     parser.add_argument("--arms", help="comma-separated control sets (default: all)")
+    parser.add_argument("--replot", action="store_true", help="only redraw the tables and "
+                        "figure from the best_response.csv already in the output dir")
     args = parser.parse_args(argv)
     n = QUICK_REPLICATIONS if args.quick else REPLICATIONS
     out = args.out or (HERE / "scratch" if args.quick else HERE / "results")
@@ -289,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"error: --arms: unknown control set {unknown[0]!r}; choose from "
                          f"{', '.join(ARMS)}")
+    if args.replot:
+        rows = read_rows(out / f"{NAME}.csv")
+        write_tables(rows, worst_rows(rows), out, rows[0]["replications"])
+        plot(rows, worst_rows(rows), out / f"{NAME}.png")
+        print(f"redrew {NAME}.png and the worst-case tables in {out}")
+        return 0
     jobs = [(a, v) for a in arms for v in VARIANTS]
     t0 = time.perf_counter()
     # run with `nice -n 10` on a shared machine: the workers inherit it
