@@ -23,7 +23,7 @@ sys.path.insert(0, str(LAB))
 import labkit  # noqa: E402
 import make_notebook  # noqa: E402
 
-TRACES = ("coupang_2025", "coupang_2025_monitored", "busy_monday_1_analyst")
+TRACES = ("coupang_2025", "coupang_2025_monitored", "busy_monday_1_analyst", "cautious_insider")
 
 
 def test_the_notebook_is_generated_from_lab_py():
@@ -32,7 +32,7 @@ def test_the_notebook_is_generated_from_lab_py():
     nb = nbformat.read(LAB / "lab.ipynb", as_version=4)
     nbformat.validate(nb)
     questions = re.findall(r"\*\*Q(\d+)\.\*\*", "".join(c.source for c in nb.cells))
-    assert questions == [str(i) for i in range(1, 16)]
+    assert questions == [str(i) for i in range(1, 18)]
 
 
 def test_make_notebook_rejects_code_in_a_markdown_cell():
@@ -75,7 +75,7 @@ def test_the_notebook_runs_top_to_bottom(notebook_run):
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     tables = [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
-    assert len(images) == 4 and len(tables) == 7
+    assert len(images) == 5 and len(tables) == 8
     assert all("median time to detection" in t for t in tables)
     for name in TRACES:
         for file in ("events.jsonl", "timeline.png", "network.png"):
@@ -88,7 +88,7 @@ def test_the_notebook_runs_top_to_bottom(notebook_run):
 @pytest.mark.slow
 def test_run_py_writes_results_and_an_answer_to_every_question(run_py):
     key = (run_py / "KEY.md").read_text()
-    assert re.findall(r"\*\*Q(\d+)\.\*\*", key) == [str(i) for i in range(1, 16)]
+    assert re.findall(r"\*\*Q(\d+)\.\*\*", key) == [str(i) for i in range(1, 18)]
     assert "**seed 0**" in key and "Smoke-sized run" in key
     assert "nan" not in key.lower().replace("analyst", "")  # every number was computed
     summary = json.loads((run_py / "summary.json").read_text())
@@ -96,6 +96,8 @@ def test_run_py_writes_results_and_an_answer_to_every_question(run_py):
     assert [o["label"] for o in summary["cadence"]] == ["interval=1mo", "interval=2w",
                                                        "interval=1w", "interval=1d"]
     assert set(summary["traces"]) == set(TRACES)
+    assert [o["label"] for o in summary["adaptive"]] == ["naive (renewal)", "cautious",
+                                                         "threshold prober"]
     # The audit samples lines: the insider lines it samples a month are coverage x the
     # insider's lines a month, whatever the cadence. Each estimate counts the sessions of 8
     # replications (a Poisson count S, relative sd 1/sqrt(S)); 3 sd of the worse of two

@@ -14,8 +14,9 @@
 #   outside discovery. Then audit cadence, and key rotation.
 # * **Part B**: behavioural monitoring feeding an analyst team: where the sensor sits, the
 #   alert threshold and the number of analysts.
+# * **Part C**: an insider who adapts to the controls, and its decisions in the event log.
 #
-# Answer the questions marked **Q1** to **Q15** in your own words, with numbers from your
+# Answer the questions marked **Q1** to **Q17** in your own words, with numbers from your
 # tables and figures. Every setting is a list of command-line overrides: anything you see here
 # can be run as `python -m sim OVERRIDES...` from the repository root.
 #
@@ -241,3 +242,50 @@ lab.show(one_analyst_trace.files["timeline"])
 #
 # **Q15.** You can make one change to Coupang's controls. Which would you choose, and why?
 # Use numbers from your tables, and say what your choice does *not* fix.
+
+# %% [markdown]
+# ## Part C: an insider who adapts
+#
+# The insider so far is naive: it keeps its rhythm whatever the controls do. Real insiders
+# react to what they can see. The simulator lets you pick the insider's *strategy*
+# (`insider/strategy=...`, see the README section "The insider's strategy"). Here the monthly
+# audit is made visible to staff (`detectors.audit.visible=true`: auditors ask questions, a
+# former colleague mentions it), and three insiders meet the controls Coupang had: the naive
+# one, a *cautious* one that starts no session for 30 days after each audit it sees, and a
+# *threshold prober* that raises its request rate until the volume rule refuses it, then
+# stays just under the limit.
+#
+# ### C1. Three insiders against the same controls
+
+# %%
+VISIBLE = [*BASELINE, "detectors.audit.visible=true"]
+adaptive = [lab.run(VISIBLE, N, SEED, label="naive (renewal)"),
+            lab.run([*VISIBLE, "insider/strategy=cautious"], N, SEED, label="cautious"),
+            lab.run([*VISIBLE, "insider/strategy=threshold_prober"], N, SEED,
+                    label="threshold prober")]
+lab.show(lab.table(adaptive, ["dwell", "caught_by", "records", "ended"]))
+
+# %% [markdown]
+# **Q16.** Against which insider does the monthly audit do best, and against which worst? The
+# cautious insider takes less than the naive one: is the visible audit then a good control?
+# Why is the prober, the "smarter" insider, caught fastest, and by which control? What would
+# have to be true of the volume rule for probing to be safe?
+#
+# ### C2. Reading the insider's decisions in the trace
+#
+# Every decision a strategy makes is an event of its own in `events.jsonl` (`event.action:
+# decision`), tagged with its ATT&CK technique (T1029 Scheduled Transfer: the insider chooses
+# *when* to act) and the signal it reacted to.
+
+# %%
+cautious_trace = lab.trace([*VISIBLE, "insider/strategy=cautious"], OUT, "cautious_insider",
+                           seed=SEED)
+print(cautious_trace.describe())
+print(cautious_trace.describe_decisions())
+lab.show(cautious_trace.files["timeline"])
+
+# %% [markdown]
+# **Q17.** When did the cautious insider first react, to what, and how long was it quiet?
+# Compare the insider lines in each audit's window (printed above) before and after its first
+# decision: what did lying low do to what the audits could find? In `events.jsonl`, find the
+# first `decision` line and name its `threat.technique.id` and `sim.signal`.

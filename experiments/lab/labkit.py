@@ -381,6 +381,34 @@ class Traced:
         return "\n".join(lines)
 
 
+    def decisions(self) -> list[dict[str, Any]]:
+        """The insider strategy's ``decision`` events, each with the start of the first
+        session after it (``next_session``, hours; NaN if none followed)."""
+        starts = sorted(e["t"] for e in self.events if e["action"] == "session-start")
+        out = []
+        for e in self.events:
+            if e["action"] != "decision":
+                continue
+            nxt = next((s for s in starts if s > e["t"]), math.nan)
+            out.append({**e, "next_session": nxt})
+        return out
+
+    def describe_decisions(self, limit: int = 6) -> str:
+        """The first ``limit`` decisions as text: when, what, why, and when it acted again."""
+        lines = []
+        for d in self.decisions()[:limit]:
+            why = f" after a {d['signal']} from {d['control']}" if "signal" in d else ""
+            until = f", quiet until {format_hours(d['until'])}" if "until" in d else ""
+            nxt = ("no session after it" if math.isnan(d["next_session"])
+                   else f"next session at {format_hours(d['next_session'])}")
+            lines.append(f"  {format_hours(d['t'])}: {d['decision']} ({', '.join(d['technique'])})"
+                         f"{why}{until}; {nxt}")
+        total = len(self.decisions())
+        head = f"{self.name}: {total} decision(s) in the trace" + (
+            f", the first {limit}:" if total > limit else ":")
+        return "\n".join([head, *lines])
+
+
 def _records_at(tl: Timeline, t: float) -> int:
     times, values = tl.records
     return int(np.interp(t, times, values))

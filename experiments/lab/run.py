@@ -392,6 +392,38 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"would have prevented the whole breach (`credential_hygiene` with "
       f"`revoke_former_employees: true`).")
     w("")
+    naive_v, wary, prober = ns["adaptive"]
+    w(f"**Q16.** Median time to detection / median records: naive {dwell(naive_v)} / "
+      f"{R(naive_v.median_records())} (caught by {shares(naive_v)}); cautious {dwell(wary)} / "
+      f"{R(wary.median_records())} ({shares(wary)}); threshold prober {dwell(prober)} / "
+      f"{R(prober.median_records())} ({shares(prober)}). The audit does best against the naive "
+      f"insider ({P(naive_v.caught_by().get('audit', 0.0))} of replications) and worst against "
+      f"the cautious one ({P(wary.caught_by().get('audit', 0.0))}): each audit it sees empties "
+      f"the next month's log. A visible audit deters (the cautious insider takes far less) but "
+      f"stops detecting - the two faces of making audits visible. The prober is caught by the "
+      f"volume rule ({P(prober.caught_by().get('threshold_rules', 0.0))}): to learn the limit it "
+      f"must exceed it once, and every refusal is an alert the 24/7 team confirms "
+      f"({P(prober.model.triage.confirm_probability)}). "
+      f"Probing is safe only if nobody reviews the refusals (a rule that throttles without "
+      f"alerting) or if the prober can probe from an identity that does not lead back to it.")
+    w("")
+    wt: lab.Traced = ns["cautious_trace"]
+    decisions = wt.decisions()
+    if decisions:
+        d = decisions[0]
+        lines = wt.facts()["audit_lines"]
+        w(f"**Q17.** First decision at {H(d['t'])}: `{d['decision']}` after a `{d['signal']}` "
+          f"from `{d['control']}` (the first audit it saw), quiet until {H(d['until'])} "
+          f"({H(d['until'] - d['t'])}); its next session started at {H(d['next_session'])}. "
+          f"Insider lines in the audits' windows: {', '.join(map(str, lines))} - the first "
+          f"window holds the weeks before the insider knew, the later ones only the few "
+          f"sessions between the end of one quiet month and the next audit, so each audit "
+          f"has little to find. The first `decision` line has `threat.technique.id` "
+          f"[\"{d['technique'][0]}\"] (Scheduled Transfer) and `sim.signal` \"{d['signal']}\"; "
+          f"in all {len(decisions)} decisions in this replication.")
+    else:
+        w("**Q17.** (No decision in this replication: the insider saw no audit.)")
+    w("")
     return "\n".join(out)
 
 
@@ -413,12 +445,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     ns = run_lab(out, quick=args.quick, seed=args.seed)
     names = ("baseline", "cadence", "coverage", "rotation", "monitored", "at_datastore",
-             "thresholds", "analysts")
+             "thresholds", "analysts", "adaptive")
     summary = {"seed": args.seed, "replications": ns["N"], "version": __version__,
                **lab.summaries({k: ns[k] for k in names}),
                "traces": {t.name: t.facts() for t in (ns["baseline_trace"],
                                                        ns["monitored_trace"],
-                                                       ns["one_analyst_trace"])}}
+                                                       ns["one_analyst_trace"],
+                                                       ns["cautious_trace"])}}
     (out / "summary.json").write_text(json.dumps(_clean(summary), indent=1) + "\n")
     if args.answer_key is not None:
         path = Path(args.answer_key) if args.answer_key else (
