@@ -25,8 +25,10 @@ Contract of the SimPy process (:meth:`Insider.process`):
 * the insider stops when access is cut (containment, revocation, expiry), every target is
   empty ("exhausted"), or its strategy decides to start no more sessions ("stopped").
 
-The insider draws only from its own stream, so which detectors are present never changes its
-sessions up to the moment it is stopped.
+The insider draws only from its own streams, so under the renewal strategy which detectors
+are present never changes its sessions up to the moment it is stopped. An adaptive strategy
+reacts to what the controls show it (a rule's refusals, a visible audit): there the detectors
+change its sessions, by design, and only through those observations.
 """
 
 from __future__ import annotations

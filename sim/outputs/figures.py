@@ -466,8 +466,8 @@ def _event_lines(axes: Sequence[Axes], tl: Timeline) -> list[Any]:
                       f"contained ({format_hours(tl.containment)})"))
     if tl.access_ended and tl.access_ended[1] != "containment":
         t, why = tl.access_ended
-        what = {"exhausted": "datastores emptied", "expired": "credential expired"}.get(
-            why, f"access revoked by {why}")
+        what = {"exhausted": "datastores emptied", "expired": "credential expired",
+                "stopped": "insider stopped"}.get(why, f"access revoked by {why}")
         marks.append((t, C_REVOKE, ":", 1.6, f"{what} ({format_hours(t)})"))
     if not tl.detection:
         marks.append((tl.end, "0.4", (0, (1, 3)), 1.0,

@@ -93,8 +93,10 @@ class ReplicationResult:
         false_alerts: alerts raised on benign activity.
         alerts_dropped: alerts never triaged (queue overflow, expiry).
         access_ended_by: why the insider's access ended: ``""`` (it did not),
-            ``"containment"``, ``"exhausted"`` (nothing left to take), ``"horizon"``, or the
-            name of a detector that prevented further access.
+            ``"containment"``, ``"exhausted"`` (nothing left to take), ``"stopped"`` (its
+            strategy chose to start no more sessions, :mod:`sim.agents.strategy`),
+            ``"expired"``, ``"horizon"``, or the name of a detector that prevented further
+            access.
         access_hours: hours from first access to the end of access.
         sessions: the number of the insider's sessions.
         mean_triage_wait_hours: the mean wait of triaged alerts; NaN when none was triaged.

@@ -28,7 +28,8 @@ field                                  meaning
                                        alert missed or dropped); absent when there was nothing
                                        to catch (a benign alert, an audit of an empty window)
 ``event.reason``                       why access ended: ``containment``, ``exhausted``,
-                                       ``expired`` or the name of the control that revoked it
+                                       ``expired``, ``stopped`` (the insider's strategy) or
+                                       the name of the control that revoked it
 ``threat.framework``                   ``MITRE ATT&CK`` on insider actions
 ``threat.technique.id`` / ``.name``    ATT&CK techniques of the action (``T1550``...)
 ``threat.technique.subtechnique.id``   sub-techniques (``T1550.001``...), with ``.name``

@@ -84,16 +84,21 @@ def test_renewal_is_the_default_and_the_preset():
                                                             for r in range(3)]
 
 
-def test_every_strategy_option_composes_builds_and_runs():
+def test_every_strategy_option_composes_runs_and_traces_valid_events():
+    from sim.outputs.trace import to_ecs, validate_line
     from tests.test_configs import compose_plain
 
     options = sorted(p.stem for p in (CONF_DIR / "insider" / "strategy").glob("*.yaml"))
     assert {"renewal", "threshold_prober", "cautious", "departing_employee",
             "smash_and_grab", "fraud", "sabotage"} <= set(options)
     for option in options:
-        model = build_model(compose_plain([f"insider/strategy={option}", "replications=1"]))
+        model = build_model(compose_plain([f"insider/strategy={option}", "replications=1",
+                                           "detectors.audit.visible=true"]))
         assert type(model.strategy).__module__.startswith("sim.agents.")
-        simulate(model, 0, 0)
+        events: list = []
+        simulate(model, 0, 0, trace=events)
+        for i, event in enumerate(events):  # decisions included: the schema knows them
+            validate_line(to_ecs(event, model.calendar, sequence=i))
 
 
 @pytest.mark.parametrize(("node", "key", "what"), [
