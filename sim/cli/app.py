@@ -316,6 +316,35 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
     return summary
 
 
+def check_job(cfg: dict[str, Any]) -> Any:
+    """Run every check :func:`run_job` makes before simulating, on a copy of ``cfg``; return
+    the model.
+
+    The explorer (:mod:`sim.explore`) validates a form with it, so a value refused here is
+    refused at the terminal with the same line. Nothing is written or simulated.
+
+    Raises:
+        SimError: the error ``python -m sim`` would print for this config.
+    """
+    from sim.core.engine import build_model
+    from sim.core.errors import ConfigError
+    from sim.core.runner import resolve_workers
+    from sim.policy import model as policy
+
+    cfg = dict(cfg)
+    options = split_app_options(cfg)
+    if not isinstance(options["resume"], bool):
+        raise ConfigError("resume", f"must be true or false, got {options['resume']!r}")
+    check_output_options(options["output"])
+    layer = policy.PolicyLayer.from_config({"regime": options["regime"],
+                                            "firm": options["firm"]})
+    model = layer.build(cfg)[1] if layer is not None else build_model(cfg)
+    resolve_workers(options["workers"])
+    check_trace_options(options["trace"], options["trace_replication"],
+                        model.run.replications)
+    return model
+
+
 #: Top-level keys the app handles itself (defaults); everything else describes the model.
 APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0,
                                "workers": 1, "resume": True, "regime": None, "firm": None}

@@ -33,6 +33,13 @@ the limit and why. Each is derived from what the model does and what a machine c
   compete for the same cores.
 * :data:`MAX_REPLICATIONS`: a million (~30 min with 2 workers); the summary reads every
   row back into memory, ~0.5 KB each.
+* :data:`MAX_EXPLORER_REPLICATIONS`, :data:`MAX_EXPLORER_REPLICATION_YEARS`,
+  :data:`MAX_EXPLORER_RUNS`: what one run of the browser explorer (:mod:`sim.explore`) may
+  ask of a server a class shares: 5,000 replications (the explorer reads every row back on
+  each refresh), replications x horizon at most 5,000 years (coupang_2025's 200 x 1 y takes
+  a few seconds of one core, so 5,000 replication-years is at most a couple of minutes), and
+  at most as many runs at once as cores (the others wait their turn), so 30 students
+  pressing Run share the cores instead of exhausting them.
 """
 
 from __future__ import annotations
@@ -57,6 +64,13 @@ MAX_GRAPH_FILE_BYTES = 100_000_000
 MAX_ANALYSTS = 100_000
 MAX_REPLICATIONS = 1_000_000
 WORKERS_PER_CORE = 4
+MAX_EXPLORER_REPLICATIONS = 5_000
+MAX_EXPLORER_REPLICATION_YEARS = 5_000.0
+
+
+def max_explorer_runs() -> int:
+    """How many runs the explorer simulates at once: one per core (the others queue)."""
+    return os.cpu_count() or 1
 
 
 def max_workers() -> int:
