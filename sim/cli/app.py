@@ -752,6 +752,10 @@ def cli() -> None:
     input); 1 a sweep with a job that crashed, was killed or is missing; 130 interrupted.
     """
     from sim.cli import sweep
+    if sys.argv[1:2] == ["explore"]:  # `insider-sim explore [...]`: the explorer (sim.explore)
+        from sim.explore.__main__ import main as explore
+
+        sys.exit(explore(sys.argv[2:]))
     if not CONF_DIR.is_dir():
         fail(f"config directory {CONF_DIR} not found: install the project with "
              "`pip install -e .` from its repository")

@@ -22,7 +22,7 @@ checked along the command line's own path (:func:`validate`): Hydra composes the
 gets the one-line error the terminal prints, attached to its field. What a browser may send is
 narrower than the command line: only keys of the form, no sweeps, no ``${...}`` interpolation
 (which could read the server's environment), no ``_target_`` (a class is chosen by picking a
-config option), and replications x horizon bounded by :data:`sim.core.limits.MAX_EXPLORER_REPLICATION_YEARS`.
+config option), and replications x horizon bounded (:mod:`sim.core.limits`).
 """
 
 from __future__ import annotations
