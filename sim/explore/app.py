@@ -204,14 +204,12 @@ def arms_table(arms: list[Arm]) -> Any:
         if rows:
             s = arm.summary() if arm.status == COMPLETE else None
             s = s or summarize(rows, arm.horizon)
-            det = s["detected_fraction"]
-            ci = det.get("ci95") or [None, None]
-            cells.append(f"{det['value'] * 100:.1f}% [{(ci[0] or 0) * 100:.1f}, "
-                         f"{(ci[1] or 0) * 100:.1f}]")
-            km = s.get("km_median_dwell_hours") or {}
-            kci = km.get("ci95") or [None, None]
-            cells.append(f"{_fmt_hours(km.get('value'))} ({_fmt_hours(kci[0])}-"
-                         f"{_fmt_hours(kci[1])})")
+            ci = s.get("detected_fraction_ci95") or [math.nan, math.nan]
+            cells.append(f"{s['detected_fraction'] * 100:.1f}% [{ci[0] * 100:.1f}, "
+                         f"{ci[1] * 100:.1f}]")
+            kci = s.get("km_median_ci95") or [None, None]
+            cells.append(f"{_fmt_hours(s.get('km_median_dwell_hours'))} ("
+                         f"{_fmt_hours(kci[0])}-{_fmt_hours(kci[1])})")
             rec = (s.get("records_exfiltrated") or {}).get("median")
             cells.append("-" if rec is None else f"{rec:,.0f}")
             cells.append(", ".join(f"{k} {v}" for k, v in sorted(s.get("detected_by",
@@ -262,19 +260,15 @@ def create_app(runner: ArmRunner, start: list[str] | None = None) -> Any:
                         dcc.Graph(id="arm-figures", style={"display": "none"}),
                     ]),
                     dcc.Tab(label="Command and files", children=[
-                        html.Div(["arm: ", dcc.Dropdown(id="export-arm", options=[],
-                                                        style={"width": "300px"})],
-                                 className="bar"),
-                        html.Pre(id="command"),
-                        html.Button("replications.csv", id="dl-csv"),
-                        html.Button("summary.json", id="dl-summary"),
-                        dcc.Download(id="download"),
+                        html.P("Each arm at a terminal: the same command writes the same "
+                               "replications.csv, byte for byte."),
+                        html.Div(id="exports"),
                         html.H4("the form as it stands"),
                         html.Pre(id="preview"),
                     ]),
                     dcc.Tab(label="One replication", children=[
-                        html.Div(["arm: ", dcc.Dropdown(id="trace-arm", options=[],
-                                                        style={"width": "300px"}),
+                        html.Div(["arm: ", dcc.Input(id="trace-arm", value="1", type="text",
+                                                     style={"width": "50px"}),
                                   " replication: ",
                                   dcc.Input(id="trace-rep", value="0", type="text",
                                             style={"width": "60px"}),
@@ -434,7 +428,7 @@ def create_app(runner: ArmRunner, start: list[str] | None = None) -> Any:
                   Output("progress-text", "children"), Output("survival", "figure"),
                   Output("table", "children"), Output("arm-figures", "figure"),
                   Output("arm-figures", "style"),
-                  Output("export-arm", "options"), Output("trace-arm", "options"),
+                  Output("exports", "children"),
                   Input("poll", "n_intervals"), Input("version", "children"))
     def refresh(_n, _version):
         arms = list(runner.arms)
@@ -444,44 +438,37 @@ def create_app(runner: ArmRunner, start: list[str] | None = None) -> Any:
         state["stamp"] = stamp
         if not arms:
             return "0", "1", "no arms yet: set the form and press Run", no_update, \
-                arms_table([]), {}, {"display": "none"}, [], []
+                arms_table([]), {}, {"display": "none"}, "no arms yet"
         last = arms[-1]
         done = last.done()
         text = (f"arm {last.id} ({last.label}): {last.status}, {done}/{last.replications} "
                 f"replications" + (f" - {last.error}" if last.error else ""))
-        options = [{"label": f"{a.id}: {a.label}", "value": a.id} for a in arms]
         return (str(done), str(max(last.replications, 1)), text, survival_figure(arms),
-                arms_table(arms), arm_figures(last), {}, options,
-                [o for o, a in zip(options, arms, strict=True) if a.done()])
+                arms_table(arms), arm_figures(last), {}, [export_block(a) for a in arms])
 
-    # ---- export ------------------------------------------------------------------------------
-    @app.callback(Output("command", "children"), Input("export-arm", "value"))
-    def show_command(arm_id):
-        arm = runner.get(arm_id) if arm_id else None
-        if arm is None:
-            return "pick an arm"
-        return (f"# reproduce arm {arm.id} ({arm.label}) at a terminal:\n{arm.command}\n\n"
-                f"# its run dir ({arm.status}): replications.csv, summary.json, run.json\n"
-                f"{arm.run_dir}")
+    # ---- export: the run dir's files ---------------------------------------------------------
+    @app.server.route("/arm/<int:arm_id>/<name>")
+    def arm_file(arm_id: int, name: str):  # only the files a run dir is known to hold
+        from flask import abort, send_file
 
-    @app.callback(Output("download", "data"), Input("dl-csv", "n_clicks"),
-                  Input("dl-summary", "n_clicks"), State("export-arm", "value"),
-                  prevent_initial_call=True)
-    def download(_a, _b, arm_id):
-        arm = runner.get(arm_id) if arm_id else None
-        if arm is None or arm.status != COMPLETE:
-            raise PreventUpdate
-        name = "replications.csv" if ctx.triggered_id == "dl-csv" else "summary.json"
-        return dcc.send_file(str(arm.run_dir / name), filename=f"arm{arm.id}-{name}")
+        arm = runner.get(arm_id)
+        if arm is None or name not in EXPORTED or not (arm.run_dir / name).is_file():
+            abort(404)
+        return send_file(arm.run_dir / name, as_attachment=True,
+                         download_name=f"arm{arm.id}-{name}")
 
     # ---- one replication up close ----------------------------------------------------------
     @app.callback(Output("trace-view", "children"), Input("trace-show", "n_clicks"),
                   State("trace-arm", "value"), State("trace-rep", "value"),
                   prevent_initial_call=True)
     def show_trace(_n, arm_id, rep):
-        arm = runner.get(arm_id) if arm_id else None
-        if arm is None:
-            return html.Div("pick an arm", className="formerr")
+        try:
+            arm = runner.get(int(str(arm_id).strip()))
+        except ValueError:
+            arm = None
+        if arm is None or not arm.done():
+            return html.Div(f"arm: no arm {arm_id} with finished replications",
+                            className="formerr")
         try:
             r = int(str(rep).strip())
         except ValueError:
@@ -496,6 +483,21 @@ def create_app(runner: ArmRunner, start: list[str] | None = None) -> Any:
         return trace_view(out)
 
     return app
+
+
+#: The files of an arm's run dir the explorer serves for download.
+EXPORTED = ("replications.csv", "summary.json", "run.json", "dwell.png")
+
+
+def export_block(arm: Arm) -> Any:
+    """An arm's command, run dir and links to its files."""
+    from dash import html
+
+    links = [html.A(name, href=f"/arm/{arm.id}/{name}", style={"marginRight": "10px"})
+             for name in EXPORTED if (arm.run_dir / name).is_file()]
+    return html.Div([html.H4(f"arm {arm.id}: {arm.label} ({arm.status})"),
+                     html.Pre(arm.command, id=f"command-{arm.id}"),
+                     html.Div(["run dir: ", html.Code(str(arm.run_dir))]), html.Div(links)])
 
 
 def trace_replication(arm: Arm, replication: int) -> Path:
