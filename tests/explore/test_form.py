@@ -56,7 +56,7 @@ def test_fields_carry_the_dataclass_metadata(coupang):
     assert shift.kind == "choice"
     assert shift.choices == TriageParams.__dataclass_fields__["shift"].metadata["choices"]
     assert f["triage.analysts"].kind == "int" and f["triage.analysts"].hi == 100_000
-    assert f["insider.throttled"].kind == "bool"
+    assert f["insider.first_session_at_start"].kind == "bool"
     assert f["insider.fields"].kind == "list"
     # a key the dataclass declares and no YAML sets is offered, marked absent (set with +KEY)
     assert f["insider.route"].present is False and f["insider.route"].default == "shortest"
@@ -72,6 +72,14 @@ def test_the_form_follows_the_chosen_options():
     monitored = F.build_form(["scenario=coupang_2025_monitored"])
     assert "detectors.monitoring.threshold" in monitored.fields
     assert monitored.fields["triage.analysts"].default == "5"
+    # a nested group (insider/strategy): its option's Params give the fields
+    from sim.agents.cautious import CautiousParams
+
+    cautious = F.build_form(["scenario=coupang_2025", "insider/strategy=cautious"])
+    assert any(g.key == "insider/strategy" for g in cautious.groups)
+    quiet = cautious.fields["insider.strategy.quiet"]
+    assert (quiet.kind, quiet.default) == ("duration", "30d")
+    assert quiet.hi == CautiousParams.__dataclass_fields__["quiet"].metadata["hi"]
     small = F.build_form(["scenario=default", "network=coupang_like"])
     assert "network.customers" in small.fields and "network.segmentation" not in small.fields
 
