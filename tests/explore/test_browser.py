@@ -89,13 +89,17 @@ def browser():
     driver.quit()
 
 
+def dash_id(key: str, kind: str) -> str:
+    """The CSS selector of a pattern-matching id (Dash renders it as compact sorted JSON)."""
+    return f"[id='{json.dumps({'key': key, 'type': kind}, separators=(',', ':'))}']"
+
+
 def field(driver, key: str):
-    return driver.find_element(By.CSS_SELECTOR, f"[id='{json.dumps({'key': key, 'type': 'field'}, separators=(',', ':'))}']")
+    return driver.find_element(By.CSS_SELECTOR, dash_id(key, "field"))
 
 
 def error_of(driver, key: str) -> str:
-    css = f"[id='{json.dumps({'key': key, 'type': 'err'}, separators=(',', ':'))}']"
-    return driver.find_element(By.CSS_SELECTOR, css).text
+    return driver.find_element(By.CSS_SELECTOR, dash_id(key, "err")).text
 
 
 def type_into(driver, key: str, text: str) -> None:
