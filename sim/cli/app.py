@@ -244,6 +244,7 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
     continues with the next replication: the final ``replications.csv`` is byte-identical to an
     uninterrupted run's.
     """
+    from sim.controls.triage import team_summary
     from sim.core.engine import build_model
     from sim.core.runner import iter_replications, resolve_workers
     from sim.outputs import results
@@ -291,6 +292,9 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
         summary = results.summarize(rows, model.run.horizon)
         summary["scenario"] = cfg["scenario"]
         summary["seed"] = seed
+        team = team_summary(model, rows, seed)  # is the analyst team keeping up? (#12)
+        if team is not None:
+            summary["triage"] = team
         if layer is not None:
             summary["policy"] = layer.summarize(extra, rows, model)
         results.write_json_atomic(run_dir / "summary.json", summary)

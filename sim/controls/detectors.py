@@ -18,7 +18,10 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from sim.controls.scoring import FEATURES, ScoreModel, upper_tail
 from sim.core.errors import ConfigError
@@ -95,6 +98,8 @@ class Detector(ABC):
     #: ``params.interval``, ``max_credential_age``, ``revoke_former_employees``), or None: no
     #: control the firm pays for (outside discovery, a tip-off). A subclass inherits its base's.
     control_kind: ClassVar[str | None] = None
+    #: Whether it sends alerts to the triage queue (rather than confirming by itself).
+    raises_alerts: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = build(self.Params, params)
@@ -149,11 +154,33 @@ class Detector(ABC):
         for stream in self.benign:
             suffix = f":{stream.key}" if stream.key else ""
             run.triage.benign_alarms(self.name, stream, probability,
-                                     run.rng(f"detector:{self.name}:benign{suffix}"))
+                                     run.rng(f"detector:{self.name}:benign{suffix}"),
+                                     self.benign_scores)
 
     def benign_rate(self) -> float:
         """Benign observations per hour it scores (0 for a detector that scores none)."""
         return sum(s.rate for s in self.benign) if self.scores_benign_activity else 0.0
+
+    def false_alarm_probability(self) -> float:
+        """Chance a benign observation it scores raises an alert (0: it raises none)."""
+        return 0.0
+
+    def false_alarm_rate(self) -> float:
+        """Benign alerts per hour it sends to the triage queue (mean over the week)."""
+        return self.false_alarm_probability() * self.benign_rate()
+
+    def alert_score(self) -> float:
+        """The score of an alert of a detector that does not grade its alerts, on the benign
+        z scale: the threshold a scoring monitor with the same false-alarm probability would
+        have (a rule that trips on 1 benign observation in 10,000 is as severe as a z of
+        3.7; one that never trips on benign activity is infinitely so). What the
+        ``priority`` and ``risk_based`` triage disciplines rank and add up."""
+        p = self.false_alarm_probability()
+        return -NormalDist().inv_cdf(p) if 0 < p < 1 else math.inf if p <= 0 else -math.inf
+
+    def benign_scores(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Scores of ``n`` benign alerts (base: every one :meth:`alert_score`)."""
+        return np.full(n, self.alert_score())
 
     @abstractmethod
     def start(self, run: Run) -> Watch:
@@ -304,6 +331,7 @@ class ContinuousMonitoring(Detector):
     control_kind = "monitoring"
     scores_benign_activity = True
     observes = True
+    raises_alerts = True
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -319,6 +347,13 @@ class ContinuousMonitoring(Detector):
     def false_positive_rate(self) -> float:
         return self.score.false_positive_rate
 
+    def false_alarm_probability(self) -> float:
+        return self.false_positive_rate
+
+    def benign_scores(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Benign scores above the threshold: N(0, 1) conditioned on ``S > threshold``."""
+        return self.score.benign_flagged_scores(rng, n)
+
     def start(self, run: Run) -> Watch:
         self.start_benign(run, self.false_positive_rate)
         return _Observe(run, self, run.rng(f"detector:{self.name}"))
@@ -333,6 +368,7 @@ class _Observe(Watch):
         self.walks = det.walks(run)
         score, traffic = det.score, det.traffic
         self.detect = score.detection_probability
+        self.flagged = score.flagged_score
         # without features every observation has the binormal chance: no per-session maths
         self.constant = (None if score.features else
                          {t: [det.true_positive_rate] * len(w) for t, w in self.walks.items()})
@@ -346,17 +382,22 @@ class _Observe(Watch):
             chances = self.constant[session.target]
         else:
             chances = [self.detect(session, t, edge) for t, edge in self.traffic[session.target]]
-        for chance in chances:
-            if random() < chance:
-                _alert(self.run, self.name, self.latency)
+        for k, chance in enumerate(chances):
+            u = random()
+            if u < chance:  # its score: the same draw, read as the residual's upper tail
+                traffic, edge = (None, True) if self.constant is not None else \
+                    self.traffic[session.target][k]
+                _alert(self.run, self.name, self.latency,
+                       self.flagged(session, traffic, edge, u))
 
 
-def _alert(run: Run, name: str, latency: float) -> None:
-    """A true alert from ``name`` reaches the triage queue after ``latency``."""
+def _alert(run: Run, name: str, latency: float, score: float) -> None:
+    """A true alert from ``name`` with ``score`` reaches the triage queue after ``latency``."""
     if latency > 0:
-        run.env.timeout(latency).callbacks.append(lambda _e: run.triage.submit(name, True))
+        run.env.timeout(latency).callbacks.append(
+            lambda _e: run.triage.submit(name, True, score))
     else:
-        run.triage.submit(name, True)
+        run.triage.submit(name, True, score)
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,6 +438,10 @@ class VolumeThreshold(Detector):
     control_kind = "rules"
     scores_benign_activity = True
     observes = True
+    raises_alerts = True
+
+    def false_alarm_probability(self) -> float:
+        return self.params.benign_trip_probability
 
     def start(self, run: Run) -> Watch:
         self.start_benign(run, self.params.benign_trip_probability)
@@ -406,6 +451,7 @@ class VolumeThreshold(Detector):
 class _Rule(Watch):
     def __init__(self, run: Run, det: VolumeThreshold) -> None:
         self.run, self.name, self.latency = run, det.name, det.params.latency
+        self.severity = det.alert_score()
         self.limit = det.params.max_requests_per_ip_hour
         per_credential = det.params.per == "credential"
         edges = run.model.plan.edges
@@ -422,7 +468,7 @@ class _Rule(Watch):
         t, per_ip = session.target, session.requests_per_ip_hour
         if ((self.split[t] and per_ip > self.limit)
                 or (self.whole[t] and per_ip * session.ip_addresses > self.limit)):
-            _alert(self.run, self.name, self.latency)
+            _alert(self.run, self.name, self.latency, self.severity)
             self.run.insider.refused(session, self.name)
 
 

@@ -51,7 +51,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Final
+
+import numpy as np
+from scipy.special import ndtri
 
 if TYPE_CHECKING:
     from sim.agents.insider import Session
@@ -116,6 +120,26 @@ class ScoreModel:
     def false_positive_rate(self) -> float:
         """Chance a benign observation is flagged: ``P(Z > threshold)``, any features."""
         return upper_tail(self.threshold)
+
+    def benign_flagged_scores(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Scores of ``n`` flagged benign observations: N(0, 1) above the threshold (inverse
+        transform of a uniform over the upper tail, exact far into it)."""
+        tail = upper_tail(self.threshold)
+        return -ndtri(rng.random(n) * tail)
+
+    def flagged_score(self, session: Session, traffic: PlaceTraffic | None, edge: bool,
+                      u: float) -> float:
+        """The score of an observation of ``session`` flagged by the uniform draw ``u`` (``u``
+        below :meth:`detection_probability`): the residual's standard part is the normal
+        quantile with upper tail ``u``, so the same draw decides the flag and sets the score,
+        and the score is above the threshold exactly when ``u`` is below the probability."""
+        z_u = -NormalDist().inv_cdf(min(max(u, 1e-300), 1 - 1e-16))
+        if not self.features:
+            return self.dprime + z_u
+        assert traffic is not None
+        values = feature_values(session, edge)
+        z = sum(standardised(f, values[f], traffic) for f in self.features)
+        return (z + self.dprime + z_u) / math.sqrt(len(self.features) + 1)
 
     def detection_probability(self, session: Session, traffic: PlaceTraffic,
                               edge: bool = True) -> float:

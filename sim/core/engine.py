@@ -34,7 +34,7 @@ from sim.agents.insider import Insider, InsiderPlan, InsiderProfile, Session
 from sim.agents.renewal import Renewal
 from sim.agents.strategy import Strategy
 from sim.controls.detectors import Detector, Watch
-from sim.controls.triage import LazyTriageQueue, TriageParams, TriageQueue
+from sim.controls.triage import TriageParams, check_team, make_queue
 from sim.core.errors import ConfigError
 from sim.core.limits import MAX_HORIZON_HOURS, MAX_REPLICATIONS, check_model
 from sim.core.params import allowed_target, build, spec
@@ -178,6 +178,7 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
         except ConfigError as err:
             raise err.under(f"detectors.{name}") from None
         detectors.append(det)
+    check_team(triage, detectors)
     # the insider's routes come after the sensors: `route: least_watched` avoids them
     plan = InsiderPlan(profile, network, frozenset(watched))
     if not plan.targets:
@@ -224,8 +225,8 @@ class Run:
         self.stopped = self.env.event()
         #: audits and credential reviews done (periodic detectors count them, for benchmarks)
         self.periodic_checks = 0
-        queue = TriageQueue if model.background.params.mode == "exact" else LazyTriageQueue
-        self.triage: TriageQueue | LazyTriageQueue = queue(self, model.triage, model.background)
+        self.triage = make_queue(self, model.triage, model.background,
+                                 exact=model.background.params.mode == "exact")
         self.watches: list[Watch] = []
         self._start_hooks: list[Callable[[Session], None]] = []
         self._end_hooks: list[Callable[[Session, int], None]] = []
@@ -363,6 +364,9 @@ def simulate(model: Model, seed: int, replication: int,
         sessions=insider.sessions,
         mean_triage_wait_hours=run.triage.mean_wait,
         analyst_utilisation=run.triage.utilisation(end),
+        warmup_sealed=run.triage.sealed,
+        warmup_dropped=run.triage.sealed_dropped,
+        cases=run.triage.cases,
     )
 
 

@@ -54,7 +54,8 @@ COLUMNS: tuple[str, ...] = (
     "replication", "seed", "detected", "censored", "detected_by", "dwell_hours",
     "records_exfiltrated", "true_alerts", "false_alerts", "alerts_dropped",
     "access_ended_by", "access_hours", "sessions", "mean_triage_wait_hours",
-    "analyst_utilisation",
+    "analyst_utilisation", "cases", "warmup_sealed",
+    "warmup_dropped",
 )
 
 REPLICATIONS_CSV = "replications.csv"
@@ -102,6 +103,12 @@ class ReplicationResult:
         mean_triage_wait_hours: the mean wait of triaged alerts; NaN when none was triaged.
         analyst_utilisation: analysts' busy time / (analysts x simulated time); NaN without
             analysts.
+        cases: cases opened by entity risk (``triage.discipline: risk_based``; 0
+            otherwise); under risk_based ``alerts_dropped`` counts cases.
+        warmup_sealed: warm-up alerts (or cases) that arrived more than
+            ``triage.max_alert_age`` before time 0, whose fate was sealed by then.
+        warmup_dropped: those of them aged out unreviewed (the steady-state dropped
+            fraction is their share, :func:`sim.controls.triage.team_summary`).
 
     Numpy scalars are accepted and stored as the plain Python type (an integral float is
     accepted for an integer field).
@@ -127,6 +134,9 @@ class ReplicationResult:
     sessions: int
     mean_triage_wait_hours: float
     analyst_utilisation: float = math.nan
+    cases: int = 0
+    warmup_sealed: int = 0
+    warmup_dropped: int = 0
 
     def __post_init__(self) -> None:
         # Normalise numpy scalars and integral floats to the declared Python types.
@@ -197,6 +207,7 @@ _FIELD_TYPES: dict[str, str] = {
     "true_alerts": "int", "false_alerts": "int", "alerts_dropped": "int",
     "access_ended_by": "str", "access_hours": "float", "sessions": "int",
     "mean_triage_wait_hours": "float", "analyst_utilisation": "float",
+    "cases": "int", "warmup_sealed": "int", "warmup_dropped": "int",
 }
 
 
@@ -802,6 +813,20 @@ def _pct(p: float | None) -> str:
     return "n/a" if p is None else f"{100.0 * p:.1f}"
 
 
+def _overload_warning(block: Mapping[str, Any] | None) -> str | None:
+    """The one line for an overloaded analyst team (``summary["triage"]``, written by
+    :func:`sim.controls.triage.team_summary`); None if the team keeps up."""
+    if not block or not block.get("overloaded"):
+        return None
+    what = "cases" if block.get("discipline") == "risk_based" else "alerts"
+    drop = block.get("dropped_fraction")
+    dropped = f", {100 * drop:.0f}% of {what} aged out unreviewed" if drop is not None else ""
+    return (f"warning: the analyst team is overloaded (offered load "
+            f"{block['offered_load']:.2f} >= 1: {block['items_per_hour']:.3g} {what}/hour for "
+            f"{block['analysts_on_shift']:.3g} analysts on shift{dropped}); waits are set by "
+            f"triage.max_alert_age, not by the team")
+
+
 def format_summary(summary: Mapping[str, Any], *, scenario: str, run_dir: str,
                    seed: int | None = None) -> str:
     """A few lines for the terminal from a :func:`summarize` dict.
@@ -869,6 +894,9 @@ def format_summary(summary: Mapping[str, Any], *, scenario: str, run_dir: str,
     alerts = summary["alerts"]
     lines.append(f"  alerts/replication  true {alerts['true_mean']:.1f}, "
                  f"false {alerts['false_mean']:.1f}, dropped {alerts['dropped_mean']:.1f}")
+    warning = _overload_warning(summary.get("triage"))
+    if warning:
+        lines.append(f"  {warning}")
     for note in summary.get("notes", []):
         lines.append(f"  note: {note}")
     lines.append(f"outputs in {run_dir}")
