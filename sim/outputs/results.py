@@ -813,18 +813,28 @@ def _pct(p: float | None) -> str:
     return "n/a" if p is None else f"{100.0 * p:.1f}"
 
 
-def _overload_warning(block: Mapping[str, Any] | None) -> str | None:
-    """The one line for an overloaded analyst team (``summary["triage"]``, written by
-    :func:`sim.controls.triage.team_summary`); None if the team keeps up."""
-    if not block or not block.get("overloaded"):
-        return None
+def _team_lines(block: Mapping[str, Any] | None) -> list[str]:
+    """What the printed summary says of the analyst team (``summary["triage"]``, written by
+    :func:`sim.controls.triage.team_summary`): one warning line when it is overloaded, one
+    note when the warm-up is too short for its queue; nothing when all is well."""
+    if not block:
+        return []
+    lines = []
     what = "cases" if block.get("discipline") == "risk_based" else "alerts"
-    drop = block.get("dropped_fraction")
-    dropped = f", {100 * drop:.0f}% of {what} aged out unreviewed" if drop is not None else ""
-    return (f"warning: the analyst team is overloaded (offered load "
-            f"{block['offered_load']:.2f} >= 1: {block['items_per_hour']:.3g} {what}/hour for "
-            f"{block['analysts_on_shift']:.3g} analysts on shift{dropped}); waits are set by "
-            f"triage.max_alert_age, not by the team")
+    if block.get("overloaded"):
+        drop = block.get("dropped_fraction")
+        dropped = f", {100 * drop:.0f}% of {what} aged out unreviewed" if drop is not None else ""
+        lines.append(f"warning: the analyst team is overloaded (offered load "
+                     f"{block['offered_load']:.2f} >= 1: {block['items_per_hour']:.3g} "
+                     f"{what}/hour for {block['analysts_on_shift']:.3g} analysts on shift"
+                     f"{dropped}); waits are set by triage.max_alert_age, not by the team")
+    if block.get("warmup_short"):
+        relax = block.get("relaxation_hours")
+        relax_text = "never settles" if relax is None else f"relaxes in {format_hours(relax)}"
+        lines.append(f"note: triage.warmup ({format_hours(block['warmup_hours'])}) is under three "
+                     f"relaxation times of the queue (it {relax_text}): the insider may meet a "
+                     f"queue that has not reached its usual state")
+    return lines
 
 
 def format_summary(summary: Mapping[str, Any], *, scenario: str, run_dir: str,
@@ -894,9 +904,7 @@ def format_summary(summary: Mapping[str, Any], *, scenario: str, run_dir: str,
     alerts = summary["alerts"]
     lines.append(f"  alerts/replication  true {alerts['true_mean']:.1f}, "
                  f"false {alerts['false_mean']:.1f}, dropped {alerts['dropped_mean']:.1f}")
-    warning = _overload_warning(summary.get("triage"))
-    if warning:
-        lines.append(f"  {warning}")
+    lines += [f"  {line}" for line in _team_lines(summary.get("triage"))]
     for note in summary.get("notes", []):
         lines.append(f"  note: {note}")
     lines.append(f"outputs in {run_dir}")

@@ -55,6 +55,10 @@ def test_same_seed_gives_byte_identical_csv(tmp_path):
     (["scenario=nope"], "error: scenario=nope: unknown scenario; choose one of analytic_audit,"),
     (["detectors.audit.coverage=1.5"], "error: detectors.audit.coverage: must be in [0, 1]"),
     (["network=file", "network.path=/nonexistent/net.graphml"], "error: /nonexistent/net.graphml"),
+    (["scenario=coupang_2025_monitored", "triage.analysts=0"],
+     "error: triage.analysts: is 0, but detectors.monitoring sends alerts"),
+    (["triage.risk_threshold=3"], "error: triage.risk_threshold: applies only to discipline "
+                                  "risk_based, and discipline is fifo"),
 ])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     out = tmp_path / "run"
@@ -128,3 +132,19 @@ def test_mostly_censored_run_reports_km_fields_honestly(tmp_path):
     assert within["24h"]["ci95"][0] <= within["24h"]["estimate"] <= within["24h"]["ci95"][1]
     assert within["30d"]["estimate"] is None  # beyond the horizon: no number
     assert any("censor" in note or "undetected" in note for note in s["notes"])
+
+
+def test_an_overloaded_team_is_warned_about_and_summarised(tmp_path):
+    """The monitored Coupang case at threshold 4 (~300 false alarms a day) with one analyst:
+    offered load ~3.4, one warning line; summary.json["triage"] says so."""
+    out = tmp_path / "run"
+    proc = run_sim("scenario=coupang_2025_monitored", "triage.analysts=1",
+                   "detectors.monitoring.threshold=4", "replications=5", "output.plot=false",
+                   f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [x for x in proc.stdout.splitlines() if "warning: the analyst team is overloaded"
+                in x]
+    assert len(warnings) == 1, proc.stdout
+    team = json.loads((out / "summary.json").read_text())["triage"]
+    assert team["overloaded"] is True and 3 < team["offered_load"] < 4
+    assert team["discipline"] == "fifo" and team["analysts"] == 1

@@ -304,3 +304,24 @@ def test_team_summary_flags_overload_and_the_printed_summary_warns():
             assert 0.25 < block["dropped_fraction"] < 0.4 and block["utilisation"] > 0.9
         else:
             assert block["dropped_fraction"] < 0.01 and block["utilisation"] < 0.6
+
+
+def test_a_warm_up_shorter_than_the_queue_relaxation_is_noted():
+    """Two days of warm-up against a relaxation of ~25 h (load 1.5, 12 h age limit): under
+    three relaxation times, so the printed summary notes it; without an age limit the
+    overloaded queue never settles (relaxation inf)."""
+    from sim.controls.triage import team_summary
+    from sim.outputs import results
+
+    for age, relax in (("12h", pytest.approx(12 / (offered_load(soc_model("fifo"))
+                                                   ["offered_load"] - 1))), ("inf", math.inf)):
+        model = soc_model("fifo", max_alert_age=age)
+        rows = [simulate(model, 0, r) for r in range(3)]
+        block = team_summary(model, rows)
+        assert block["relaxation_hours"] == relax and block["warmup_short"]
+        summary = results.summarize(rows, model.run.horizon)
+        summary["triage"] = results._jsonable(block)
+        text = results.format_summary(summary, scenario="soc", run_dir="x")
+        assert "note: triage.warmup (2.0 d) is under three relaxation times" in text
+    long = soc_model("fifo", warmup="1w")
+    assert not team_summary(long, [simulate(long, 0, 0)])["warmup_short"]
