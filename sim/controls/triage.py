@@ -960,17 +960,19 @@ class LazyPriorityQueue(_Team):
             batch.extend(zip(times, sc, [k] * n, ents, strict=True))
         batch.sort()
         core, streams = self.core, self._streams
+        tracing = self.run.events is not None
         for t, score, k, entity in batch:
             core.decide(t, False)
             if t >= 0:
                 self.false_alerts += 1
-                if self.run.events is not None:
-                    self.run.emit("alert", t=t, detector=streams[k][0], true_positive=False)
             else:
                 self.warmup_alerts += 1
             item = self._item(t, streams[k][0], False, score, entity)
             if item is not None:
                 core.arrive(item)
+            if tracing and t >= 0:
+                self.run.emit("alert", t=t, detector=streams[k][0], true_positive=False,
+                              queue_length=len(core.waiting))
         core.decide(until, False)
 
     def submit(self, detector: str, true: bool, score: float = 0.0) -> None:
@@ -982,11 +984,12 @@ class LazyPriorityQueue(_Team):
             self.true_alerts += 1
         else:
             self.false_alerts += 1
-        if self.run.events is not None:
-            self.run.emit("alert", t=now, detector=detector, true_positive=true)
         item = self._item(now, detector, true, score)
         if item is not None:
             self.core.arrive(item)
+        if self.run.events is not None:
+            self.run.emit("alert", t=now, detector=detector, true_positive=true,
+                          queue_length=len(self.core.waiting))
         self.core.decide(now, True)
         if item is not None and true:
             self._pending.append(item)

@@ -181,6 +181,8 @@ class Timeline:
     containment: float | None = None
     access_ended: tuple[float, str] | None = None
     detectors: list[str] = field(default_factory=list)
+    #: the queue holds cases (triage discipline risk_based), not alerts
+    cases: bool = False
 
     @property
     def records_taken(self) -> int:
@@ -202,7 +204,9 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
 
     The analyst queue is rebuilt from the events: the warm-up backlog at time 0, +1 at each
     alert, -1 when an alert's triage starts or it ages out; the length it shows never goes
-    below zero.
+    below zero. Under the ``risk_based`` triage discipline (the events hold ``case-open``)
+    analysts work cases, so the queue counts cases: +1 when one opens, -1 when its triage
+    starts or it ages out.
     """
     evs = engine_events(events)
     end = max((e["t"] for e in evs), default=0.0)
@@ -217,6 +221,8 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
     qt: list[float] = [0.0]
     qv: list[int] = [0]
     detectors: dict[str, None] = {}
+    tl.cases = any(e["action"] == "case-open" for e in evs)
+    case_at = math.nan
     for e in evs:
         action, t = e["action"], float(e["t"])
         if "detector" in e:
@@ -243,10 +249,20 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
         elif action == "queue-backlog":  # warm-up alerts still waiting at time 0
             qt.append(t)
             qv.append(qv[-1] + int(e.get("queue_length", 0)))
-        elif action == "alert":
+        elif action == "case-open":
             qt.append(t)
             qv.append(qv[-1] + 1)
             if e.get("true_positive"):
+                case_at = t  # the true alert at this time opened it (logged just after)
+        elif action == "alert":
+            if not tl.cases:
+                qt.append(t)
+                qv.append(qv[-1] + 1)
+            if e.get("true_positive") and tl.cases and case_at != t:
+                # risk-based: it only added risk to the insider's entity, no case to triage
+                tl.true_alerts.append({"t": t, "detector": e.get("detector", ""), "start": t,
+                                       "end": t, "verdict": "added risk"})
+            elif e.get("true_positive"):
                 alert = {"t": t, "detector": e.get("detector", ""), "start": math.nan,
                          "end": math.nan, "verdict": "waiting"}
                 tl.true_alerts.append(alert)
@@ -334,7 +350,7 @@ def _summary_line(tl: Timeline, result: ReplicationResult | None) -> str:
 
 def timeline_figure(events: Iterable[Mapping[str, Any]], result: ReplicationResult | None,
                     calendar: Calendar | None = None, title: str = "", *,
-                    utc_offset_hours: float = 0.0) -> Figure:
+                    utc_offset_hours: float = 0.0, discipline: str = "") -> Figure:
     """The timeline of one replication as a Figure (see :func:`plot_timeline`)."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -400,13 +416,15 @@ def timeline_figure(events: Iterable[Mapping[str, Any]], result: ReplicationResu
     qt, qv = tl.queue
     ax_q.step(qt, qv, where="post", color=C_QUEUE, linewidth=1.0)
     ax_q.fill_between(qt, qv, step="post", color=C_QUEUE, alpha=0.15, linewidth=0)
-    ax_q.set_ylabel("alerts waiting\nfor an analyst")
+    ax_q.set_ylabel(f"{'cases' if tl.cases else 'alerts'} waiting\nfor an analyst")
     ax_q.set_ylim(0, max(tl.max_queue, 1) * 1.15)
     if not (tl.true_alerts or tl.benign_alerts.size):
         ax_q.text(0.5, 0.5, "no alerts", transform=ax_q.transAxes, ha="center", va="center",
                   color="0.5", fontsize=8)
     else:
-        ax_q.legend(handles=[Line2D([], [], color=C_QUEUE, label=f"queue (max {tl.max_queue})")],
+        how = f"{discipline.replace('_', '-')} " if discipline else ""
+        ax_q.legend(handles=[Line2D([], [], color=C_QUEUE,
+                                    label=f"{how}queue (max {tl.max_queue})")],
                     loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     for ax in axes:
         ax.tick_params(labelsize=7.5)
@@ -573,7 +591,8 @@ def _draw_alerts(ax: Axes, tl: Timeline, axis: TimeAxis) -> None:
         y0 = 0.86
         styles: dict[str, tuple[str, str, Any]] = {
             "confirmed": ("o", C_FOUND, "full"), "missed": ("o", C_INSIDER, "none"),
-            "dropped": ("X", C_INSIDER, "full"), "waiting": ("", C_INSIDER, "full")}
+            "dropped": ("X", C_INSIDER, "full"), "waiting": ("", C_INSIDER, "full"),
+            "added risk": ("d", C_INSIDER, "none")}  # risk-based: no case of its own
         seen: Counter[str] = Counter()
         for k, a in enumerate(tl.true_alerts):
             y = y0 - 0.07 * (k % 3)
@@ -605,14 +624,15 @@ def _draw_alerts(ax: Axes, tl: Timeline, axis: TimeAxis) -> None:
 
 def plot_timeline(events: Iterable[Mapping[str, Any]], result: ReplicationResult | None,
                   calendar: Calendar | None, path: str | os.PathLike[str], title: str = "", *,
-                  utc_offset_hours: float = 0.0) -> Path:
+                  utc_offset_hours: float = 0.0, discipline: str = "") -> Path:
     """Write the timeline of one replication as a PNG (about 9 x 7.4 in at 150 dpi).
 
     Panels, sharing one time axis (see :func:`time_axis`): records taken so far with a tick
     per insider session; audits (the period each reviewed as a bar, the audit as a dot:
     found / insider in the window but missed / nothing to find) and credential reviews; benign
     alerts per day with each true alert (when raised, how long it waited, its triage and
-    verdict); the number of alerts waiting for an analyst. Vertical lines mark detection,
+    verdict); the number of alerts (cases, under risk-based triage) waiting for an analyst,
+    labelled with the triage discipline. Vertical lines mark detection,
     containment and the end of access (or of observation, if nothing detected the insider).
 
     Args:
@@ -622,11 +642,14 @@ def plot_timeline(events: Iterable[Mapping[str, Any]], result: ReplicationResult
         path: the PNG to write (replaced atomically).
         title: first line of the title (e.g. scenario, replication and seed).
         utc_offset_hours: time zone of the dates (the firm's: ``model.triage.utc_offset_hours``).
+        discipline: the triage discipline (``model.triage.discipline``), named in the queue's
+            legend; empty for none.
 
     Returns:
         ``path``.
     """
-    fig = timeline_figure(events, result, calendar, title, utc_offset_hours=utc_offset_hours)
+    fig = timeline_figure(events, result, calendar, title, utc_offset_hours=utc_offset_hours,
+                          discipline=discipline)
     return _savefig(fig, path)
 
 
@@ -999,7 +1022,8 @@ def write_trace_figures(model: Model, result: ReplicationResult | None,
         label += f" · replication {result.replication} (seed {result.seed})"
     timeline = plot_timeline(events, result, model.calendar, run_dir / "timeline.png",
                              title=f"{label}: timeline",
-                             utc_offset_hours=model.triage.utc_offset_hours)
+                             utc_offset_hours=model.triage.utc_offset_hours,
+                             discipline=model.triage.discipline)
     network = plot_network(model.network, run_dir / "network.png", events,
                            title=f"{label}: network {model.network.name}")
     return [timeline, network]

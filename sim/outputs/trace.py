@@ -17,7 +17,9 @@ field                                  meaning
 ``ecs.version``, ``event.dataset``     ``8.11.0``, ``insider_sim.events``
 ``event.sequence``                     position of the line in the file (same-time order kept)
 ``event.action``                       what happened: one of :data:`ACTIONS` (below)
-``event.kind``                         ``alert`` for ``alert`` and ``detection``, else ``event``
+``event.kind``                         ``alert`` for ``alert``, ``case-open`` (triage discipline
+                                       ``risk_based``: an entity's risk opened a case; its
+                                       ``sim.risk``) and ``detection``, else ``event``
 ``event.category``, ``event.type``     ECS categorisation of the action (table below)
 ``event.outcome``                      insider actions: ``success`` if the action worked (an
                                        exfiltration that took no record is a ``failure``);
@@ -67,6 +69,7 @@ exfiltration        event      database                        access           
 access-ended        event      session                         end                 -
 queue-backlog       event      intrusion_detection             info                -
 alert               alert      intrusion_detection             info                -
+case-open           alert      intrusion_detection             info                -
 alert-dropped       event      intrusion_detection             info                failure (true)
 triage-start        event      intrusion_detection             info                -
 triage-end          event      intrusion_detection             info                success/failure
@@ -100,8 +103,8 @@ DATASET = "insider_sim.events"
 #: Every ``event.action``, in the order a replication usually meets them.
 ACTIONS: tuple[str, ...] = (
     "queue-backlog", "session-start", "access", "exfiltration", "access-ended", "alert",
-    "alert-dropped", "triage-start", "triage-end", "audit", "credential-review", "detection",
-    "containment", "access-revoked", "decision",
+    "case-open", "alert-dropped", "triage-start", "triage-end", "audit", "credential-review",
+    "detection", "containment", "access-revoked", "decision",
 )
 
 #: action -> (event.kind, event.category, event.type); credential-review's type is ``change``
@@ -113,6 +116,7 @@ _CLASS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "access-ended": ("event", ("session",), ("end",)),
     "queue-backlog": ("event", ("intrusion_detection",), ("info",)),
     "alert": ("alert", ("intrusion_detection",), ("info",)),
+    "case-open": ("alert", ("intrusion_detection",), ("info",)),
     "alert-dropped": ("event", ("intrusion_detection",), ("info",)),
     "triage-start": ("event", ("intrusion_detection",), ("info",)),
     "triage-end": ("event", ("intrusion_detection",), ("info",)),
@@ -162,7 +166,8 @@ _RENAME = {
     "outcome": "sim.verdict",
 }
 #: Actions whose ``detector`` is also the ``rule.name`` (the alerting or confirming detector).
-_RULE_ACTIONS = frozenset({"alert", "alert-dropped", "triage-start", "triage-end", "detection"})
+_RULE_ACTIONS = frozenset({"alert", "case-open", "alert-dropped", "triage-start", "triage-end",
+                           "detection"})
 
 
 class TraceFormatError(SimError, ValueError):
@@ -419,6 +424,9 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
                                    "alert; optional on triage events); on queue-backlog, the "
                                    "warm-up alerts still waiting at time 0"),
     "sim.wait_hours": _d(_HOURS, "hours the alert waited in the queue"),
+    "sim.risk": _d({"type": "number"}, "risk of the entity when its case opened (sum of its "
+                                       "alerts' scores; triage discipline risk_based)"),
+    "sim.case": _d(_BOOL, "the triage event is about a case, not an alert (risk_based)"),
     "sim.analysts_busy": _d(_COUNT, "analysts still triaging warm-up alerts at time 0"),
     "sim.warmup": _d(_BOOL, "the alert arrived in the warm-up before time 0 (in no "
                             "statistic; its triage start or drop empties the backlog)"),
@@ -455,6 +463,7 @@ REQUIRED_BY_ACTION: dict[str, tuple[str, ...]] = {
     "access-ended": ("event.reason",),
     "queue-backlog": ("sim.queue_length", "sim.analysts_busy"),
     "alert": (*_TRIAGE, "sim.queue_length"),
+    "case-open": (*_TRIAGE, "sim.risk"),
     "alert-dropped": (*_TRIAGE, "sim.wait_hours"),
     "triage-start": (*_TRIAGE, "sim.wait_hours"),
     "triage-end": (*_TRIAGE, "sim.verdict"),

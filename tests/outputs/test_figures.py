@@ -242,3 +242,26 @@ def test_nan_safe_when_nothing_happens(tmp_path):
     assert tl.end == 0 and tl.records_taken == 0 and math.isfinite(tl.max_queue)
     path = plot_timeline([], None, None, tmp_path / "empty.png")
     assert png_size(path) == (1350, 1110)
+
+
+def test_risk_based_timeline_counts_cases_not_alerts():
+    """Under risk_based the analysts' queue holds cases: alerts that only add risk do not
+    lengthen it, and a true alert that opened no case is shown as having added risk."""
+    from sim.outputs.figures import timeline_data
+
+    ev = [
+        {"t": 1.0, "action": "alert", "detector": "m", "true_positive": False},
+        {"t": 2.0, "action": "alert", "detector": "m", "true_positive": True},
+        {"t": 3.0, "action": "case-open", "detector": "m", "true_positive": True, "risk": 16.0},
+        {"t": 3.0, "action": "alert", "detector": "m", "true_positive": True},
+        {"t": 4.0, "action": "triage-start", "detector": "m", "true_positive": True,
+         "wait_hours": 1.0, "case": True},
+        {"t": 5.0, "action": "triage-end", "detector": "m", "true_positive": True,
+         "outcome": "confirmed"},
+    ]
+    tl = timeline_data(ev)
+    assert tl.cases and tl.max_queue == 1
+    assert [a["verdict"] for a in tl.true_alerts] == ["added risk", "confirmed"]
+    assert tl.true_alerts[1]["start"] == 4.0
+    fifo = timeline_data([e for e in ev if e["action"] != "case-open"])
+    assert not fifo.cases and fifo.max_queue == 3

@@ -58,11 +58,14 @@ def traced(over: dict, seed: int = 3, replication: int = 0):
 WARY = {"insider": {"strategy": {"_target_": "sim.agents.cautious.Cautious", "quiet": "2d"}},
         "detectors": {"audit": {"_target_": "sim.controls.detectors.PeriodicAudit",
                                 "interval": "1d", "coverage": 0.0, "visible": True}}}
+# BUSY under risk-based triage: the false alarms fall on 5 entities and two alerts open a case
+RISK = {**BUSY, "triage": {**BUSY["triage"], "discipline": "risk_based", "risk_entities": 5,
+                           "risk_threshold": 2.5, "case_triage_time": "30m"}}
 
 
 @pytest.fixture(scope="module")
 def runs():
-    return [traced(BUSY), traced(REVOKE), traced(WARY)]
+    return [traced(BUSY), traced(REVOKE), traced(WARY), traced(RISK)]
 
 
 def test_every_action_the_engine_emits_validates_and_the_reference_agrees(runs):
