@@ -1,9 +1,10 @@
 """Five months against hours: the Coupang breach under the controls it had, and under others.
 
-Runs one Hydra multirun (``python -m sim --multirun``, joblib launcher) over nine arms - the
-controls Coupang had (``coupang_2025``), audits every week and every day, quarterly key
+Runs one Hydra multirun (``python -m sim --multirun``, joblib launcher) over nineteen arms -
+the controls Coupang had (``coupang_2025``), audits every week and every day, quarterly key
 rotation, and continuous monitoring (``coupang_2025_monitored``) with 1, 2 and 5 analysts and,
-at a more sensitive threshold, with 1 and 5 -
+at a more sensitive threshold, with 1 and 5, each monitoring arm under the three triage
+disciplines (first come first served, priority by score, risk-based cases) -
 all with the same seed (common random numbers: every arm meets the same insider), then
 tabulates and draws them with :mod:`sim.outputs.report`.
 
@@ -42,13 +43,31 @@ ARMS: dict[str, tuple[str, str]] = {
     "audit_daily": ("Audit more often", "daily audit"),
     "key_rotation": ("Rotate keys", "quarterly rotation of keys over 1 year old"),
     "monitoring_1": ("Monitor continuously", "monitoring, 1 analyst 24/7"),
+    "monitoring_1_priority": ("Monitor continuously", "monitoring, 1 analyst, priority"),
+    "monitoring_1_risk": ("Monitor continuously", "monitoring, 1 analyst, risk-based"),
     "monitoring_2": ("Monitor continuously", "monitoring, 2 analysts 24/7"),
+    "monitoring_2_priority": ("Monitor continuously", "monitoring, 2 analysts, priority"),
+    "monitoring_2_risk": ("Monitor continuously", "monitoring, 2 analysts, risk-based"),
     "monitoring_5": ("Monitor continuously", "monitoring, 5 analysts 24/7"),
+    "monitoring_5_priority": ("Monitor continuously", "monitoring, 5 analysts, priority"),
+    "monitoring_5_risk": ("Monitor continuously", "monitoring, 5 analysts, risk-based"),
     "monitoring_t4_1": ("Monitor, more sensitive",
                         "threshold 4 (~300 false alarms/day), 1 analyst"),
+    "monitoring_t4_1_priority": ("Monitor, more sensitive", "threshold 4, 1 analyst, priority"),
+    "monitoring_t4_1_risk": ("Monitor, more sensitive", "threshold 4, 1 analyst, risk-based"),
     "monitoring_t4_5": ("Monitor, more sensitive",
                         "threshold 4 (~300 false alarms/day), 5 analysts"),
+    "monitoring_t4_5_priority": ("Monitor, more sensitive",
+                                 "threshold 4, 5 analysts, priority"),
+    "monitoring_t4_5_risk": ("Monitor, more sensitive", "threshold 4, 5 analysts, risk-based"),
 }
+
+
+def discipline(arm: str) -> str:
+    """The triage discipline of an arm (fifo unless its name says otherwise)."""
+    return ("priority" if arm.endswith("_priority") else
+            "risk_based" if arm.endswith("_risk") else "fifo")
+
 SEED = 2025
 REPLICATIONS = 2000
 QUICK_REPLICATIONS = 60
@@ -88,8 +107,10 @@ def arm_rows(coll: report.Collection) -> list[dict]:
         rec = s["records_exfiltrated"]
         ended = s.get("access_ended_by", {})
         within = s["p_detected_within"]
+        team = s.get("triage") or {}
         rows.append({
             "arm": arm, "group": group, "controls": label, "replications": n,
+            "triage_discipline": discipline(arm) if team else None,
             "detected_within_horizon": s["detected_fraction"],
             "median_dwell_hours": s.get("km_median_dwell_hours"),
             "median_dwell_lo_hours": ci[0], "median_dwell_hi_hours": ci[1],
@@ -102,6 +123,12 @@ def arm_rows(coll: report.Collection) -> list[dict]:
             "mean_records": rec["mean"],
             "access_cut_by_rotation": ended.get("hygiene", 0) / n,
             "detected_by": report.counts_text(s.get("detected_by")),
+            # the analyst team (summary.json["triage"], sim.controls.triage.team_summary)
+            "offered_load": team.get("offered_load"),
+            "utilisation": team.get("utilisation"),
+            "mean_wait_hours": team.get("mean_wait_hours"),
+            "dropped_fraction": team.get("dropped_fraction"),
+            "overloaded": team.get("overloaded"),
         })
     return rows
 
@@ -131,21 +158,27 @@ def write_table(rows: list[dict], out: Path) -> None:
         return f"{v:.0f}"
 
     lines = ["| controls | median time to detection (95% CI) | detected within 30 days "
-             "| median records taken (95% CI) | access cut by key rotation |",
-             "|---|---|---|---|---|"]
+             "| median records taken (95% CI) | access cut by key rotation "
+             "| analysts' offered load | alerts (cases) aged out |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         lo, hi = r["median_records_lo"], r["median_records_hi"]
         rec_ci = f" ({records(lo)}-{records(hi)})" if lo is not None else ""
         p30 = r["p_detected_30d"]
+        load, drop = r["offered_load"], r["dropped_fraction"]
+        load_text = "" if load is None else f"{load:.2f}" + (" (overloaded)" if load >= 1 else "")
+        drop_text = "" if drop is None else f"{100 * drop:.0f}%"
         lines.append(f"| {r['controls']} | {r['median_dwell']} | "
                      f"{'n/a' if p30 is None else f'{100 * p30:.0f}%'} | "
                      f"{records(r['median_records'])}{rec_ci} | "
-                     f"{100 * r['access_cut_by_rotation']:.0f}% |")
+                     f"{100 * r['access_cut_by_rotation']:.0f}% | {load_text} | {drop_text} |")
     n = rows[0]["replications"]
     lines.append("")
     lines.append(f"{n} replications per arm, seed {SEED} (common random numbers), horizon "
                  f"{HORIZON}; Kaplan-Meier medians with Brookmeyer-Crowley 95% intervals, "
-                 f"order-statistic intervals for the median of records.")
+                 f"order-statistic intervals for the median of records. Offered load: false "
+                 f"alarms (risk-based: cases) per hour x mean triage time / analysts on shift; "
+                 f"aged out: share of the warm-up week's alerts (cases) never reviewed.")
     report.write_atomic(out / f"{NAME}.md", ("\n".join(lines) + "\n").encode())
 
 
@@ -155,23 +188,25 @@ def plot(rows: list[dict], path: Path) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import NullLocator
 
-    fig = Figure(figsize=(8.2, 4.6), dpi=150, layout="constrained")
+    fig = Figure(figsize=(8.6, 7.2), dpi=150, layout="constrained")
     ax_t, ax_r = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.25, 1.0]})
     colours = {"What Coupang had": "#D55E00", "Audit more often": "#E69F00",
                "Rotate keys": "#009E73", "Monitor continuously": "#0072B2",
                "Monitor, more sensitive": "#CC79A7"}
     ys = list(range(len(rows)))[::-1]
+    markers = {"fifo": "o", "priority": "^", "risk_based": "D", None: "o"}
     for y, r in zip(ys, rows, strict=True):
         c = colours[r["group"]]
+        mk = markers[r["triage_discipline"]]
         med = r["median_dwell_hours"]
         lo, hi = r["median_dwell_lo_hours"], r["median_dwell_hi_hours"]
         if med is not None:
-            ax_t.errorbar([med], [y], xerr=[[med - (lo or med)], [(hi or med) - med]], fmt="o",
+            ax_t.errorbar([med], [y], xerr=[[med - (lo or med)], [(hi or med) - med]], fmt=mk,
                           ms=6, color=c, capsize=3)
             ax_t.annotate(format_hours(med), (med, y), xytext=(0, 7),
                           textcoords="offset points", ha="center", fontsize=7.5, color=c)
         m, mlo, mhi = r["median_records"], r["median_records_lo"], r["median_records_hi"]
-        ax_r.errorbar([m], [y], xerr=[[m - (mlo or m)], [(mhi or m) - m]], fmt="s", ms=6,
+        ax_r.errorbar([m], [y], xerr=[[m - (mlo or m)], [(mhi or m) - m]], fmt=mk, ms=6,
                       color=c, capsize=3)
         ax_r.annotate(report.records_label(m), (m, y), xytext=(0, 7),
                       textcoords="offset points", ha="center", fontsize=7.5, color=c)
@@ -195,7 +230,10 @@ def plot(rows: list[dict], path: Path) -> None:
         report.style_axes(ax)
     handles = [Line2D([], [], color=c, marker="o", linestyle="none", label=g)
                for g, c in colours.items()]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7.5,
+    handles += [Line2D([], [], color="#555555", marker=markers[d], linestyle="none",
+                       label=f"triage: {d.replace('_', '-')}")
+                for d in ("fifo", "priority", "risk_based")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=7.5,
                frameon=False)
     n = rows[0]["replications"]
     fig.suptitle(f"The Coupang insider under different controls ({n} replications per arm)",

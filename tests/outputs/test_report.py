@@ -222,9 +222,18 @@ def test_study_quick_run_orders_the_controls(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert committed_results("five_months_vs_hours") == before
     arms = read_study(tmp_path / "out" / "five_months_vs_hours.csv")
+    monitoring = [f"{arm}{d}" for arm in ("monitoring_1", "monitoring_2", "monitoring_5",
+                                          "monitoring_t4_1", "monitoring_t4_5")
+                  for d in ("", "_priority", "_risk")]
     assert list(arms) == ["baseline", "audit_weekly", "audit_daily", "key_rotation",
-                          "monitoring_1", "monitoring_2", "monitoring_5", "monitoring_t4_1",
-                          "monitoring_t4_5"]
+                          *monitoring]
+    # one analyst at threshold 4 is overloaded (load ~3.4) whatever the discipline of its
+    # queue; priority lets the insider's higher-scored alerts overtake the backlog: its
+    # interval lies far below FIFO's (full run: ~40 min against ~25.6 h)
+    assert arms["monitoring_t4_1"]["overloaded"] == "True"
+    assert float(arms["monitoring_t4_1"]["offered_load"]) > 3
+    assert float(arms["monitoring_t4_1_priority"]["median_dwell_hi_hours"]) < \
+        float(arms["monitoring_t4_1"]["median_dwell_lo_hours"]) / 5
     hours = {a: float(r["median_dwell_hours"]) for a, r in arms.items()}
     # 60 replications per arm: the intervals are separated by far more than their widths
     # (full run: daily audit 13-15 days against 4.7-5.0 months; monitoring 30-33 minutes).
@@ -248,13 +257,16 @@ def test_study_quick_run_orders_the_controls(tmp_path):
 
 def test_committed_study_results_state_the_headline():
     arms = read_study(STUDY / "results" / "five_months_vs_hours.csv")
-    assert len(arms) == 9 and {r["replications"] for r in arms.values()} == {"2000"}
+    assert len(arms) == 19 and {r["replications"] for r in arms.values()} == {"2000"}
     base = float(arms["baseline"]["median_dwell_hours"]) / 24
     assert 90 <= base <= 220  # the calibration target range of coupang_2025, in days
     assert float(arms["monitoring_5"]["median_dwell_hours"]) < 24
     # a sensitive threshold drowns one analyst (about a day) but not five (under an hour)
     assert float(arms["monitoring_t4_1"]["median_dwell_lo_hours"]) > \
         10 * float(arms["monitoring_t4_5"]["median_dwell_hi_hours"])
+    # ... unless that one analyst takes the highest-scored alert first
+    assert float(arms["monitoring_t4_1"]["median_dwell_lo_hours"]) > \
+        10 * float(arms["monitoring_t4_1_priority"]["median_dwell_hi_hours"])
 
 
 @pytest.mark.slow
