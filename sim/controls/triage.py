@@ -167,7 +167,8 @@ class _Team:
                                                                 params.case_triage_time_cv)
         self._ledger = (RiskLedger(params.risk_threshold, params.risk_window)
                         if params.discipline == "risk_based" else None)
-        self._entity_rng = run.rng("triage:entities")
+        self._entity_rng = (run.rng("triage:entities") if self._ledger is not None
+                            else None)  # (a stream costs tens of microseconds: only if read)
         self._score_streams: dict[str, int] = {}
         self._office = params.shift == "office_hours"
         # local hours from the week's first shift start (Monday) at simulation time 0
@@ -362,9 +363,12 @@ class _PriorityCore:
         """Make every decision before ``t`` (and at ``t`` if ``inclusive``)."""
         waiting, free = self.waiting, self.free
         max_age, start_from = self.team.params.max_alert_age, self.team.start_from
+        office = self.team._office
         while waiting and free:
             f = free[0]
-            d = start_from(f if f > self.now else self.now)
+            d = f if f > self.now else self.now
+            if office:
+                d = start_from(d)
             if d > t or (d == t and not inclusive):
                 return
             self.now = d
@@ -961,15 +965,24 @@ class LazyPriorityQueue(_Team):
         batch.sort()
         core, streams = self.core, self._streams
         tracing = self.run.events is not None
+        office, start_from = self._office, self.start_from
         for t, score, k, entity in batch:
-            core.decide(t, False)
+            free = core.free
+            if core.waiting and free:  # a decision before t? (the test of decide, inlined)
+                f = free[0]
+                d = f if f > core.now else core.now
+                if (start_from(d) if office else d) < t:
+                    core.decide(t, False)
             if t >= 0:
                 self.false_alerts += 1
             else:
                 self.warmup_alerts += 1
-            item = self._item(t, streams[k][0], False, score, entity)
-            if item is not None:
-                core.arrive(item)
+            if risk:
+                item = self._item(t, streams[k][0], False, score, entity)
+                if item is not None:
+                    core.arrive(item)
+            else:
+                core.arrive(Alert(t, streams[k][0], False, t >= 0, score))
             if tracing and t >= 0:
                 self.run.emit("alert", t=t, detector=streams[k][0], true_positive=False,
                               queue_length=len(core.waiting))
