@@ -112,21 +112,26 @@ def reneging_loss(lam: float, mu: float, tau: float) -> float:
 @pytest.mark.parametrize("Queue, discipline", [
     (TriageQueue, "fifo"), (LazyTriageQueue, "fifo"),
     (TriageQueue, "priority"), (LazyPriorityQueue, "priority"),
-], ids=["exact-fifo", "lazy-fifo", "exact-priority", "lazy-priority"])
+    (TriageQueue, "risk_based"), (LazyPriorityQueue, "risk_based"),
+], ids=["exact-fifo", "lazy-fifo", "exact-priority", "lazy-priority", "exact-risk",
+        "lazy-risk"])
 @pytest.mark.parametrize("lam", [0.8, 1.5], ids=["load0.8", "overload1.5"])
 def test_dropped_fraction_matches_mm1_with_reneging(Queue, discipline, lam):
     """One analyst, exponential triage, Poisson alerts and ``max_alert_age`` tau: an alert is
     dropped exactly when its FIFO wait would exceed tau, the M/M/1+D queue. Under
     ``priority`` every alert has the same score, so ties go first come first served and it
-    reduces to the same queue."""
+    reduces to the same queue; under ``risk_based`` with a threshold below that score every
+    alert opens a case of the same risk, and the cases age out the same way."""
     mu, tau, n = 1.0, 2.0, 4000
     want = reneging_loss(lam, mu, tau)
     fractions = []
+    risk = ({"risk_threshold": 0.5, "case_triage_time": 1 / mu}
+            if discipline == "risk_based" else {})
     for seed in range(12):
         run = FakeRun(seed)
         q = Queue(run, build(TriageParams, {"analysts": 1, "triage_time": 1 / mu,
                                             "max_alert_age": tau, "discipline": discipline,
-                                            "warmup": 0}), None)
+                                            "warmup": 0, **risk}), None)
         rng = np.random.default_rng(500 + seed)
 
         def arrivals(q=q, rng=rng, run=run):
@@ -325,3 +330,20 @@ def test_a_warm_up_shorter_than_the_queue_relaxation_is_noted():
         assert "note: triage.warmup (2.0 d) is under three relaxation times" in text
     long = soc_model("fifo", warmup="1w")
     assert not team_summary(long, [simulate(long, 0, 0)])["warmup_short"]
+
+
+def test_risk_ledger_opens_a_case_on_the_risk_inside_the_window_and_starts_again():
+    ledger = RiskLedger(threshold=10.0, window=24.0)
+    assert ledger.add(0.0, "a", 6.0) is None
+    assert ledger.add(30.0, "a", 6.0) is None  # the first alert left the window at 24 h
+    assert ledger.add(31.0, "b", 6.0) is None  # another entity's risk is its own
+    assert ledger.add(40.0, "a", 5.0) == 11.0  # 6 + 5 within 24 h: a case, risk 11
+    assert ledger.add(41.0, "a", 6.0) is None  # the case took the risk: from zero again
+
+
+def test_make_queue_picks_the_implementation_of_mode_and_discipline():
+    for discipline, fast in (("fifo", LazyTriageQueue), ("priority", LazyPriorityQueue),
+                             ("risk_based", LazyPriorityQueue)):
+        params = build(TriageParams, {"discipline": discipline})
+        assert type(make_queue(FakeRun(), params, None, exact=False)) is fast
+        assert type(make_queue(FakeRun(), params, None, exact=True)) is TriageQueue
