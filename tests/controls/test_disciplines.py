@@ -10,8 +10,15 @@ import pytest
 from scipy import stats
 
 from sim.controls.cases import RiskLedger
-from sim.controls.triage import (LazyPriorityQueue, LazyTriageQueue, TriageParams, TriageQueue,
-                                 case_rate, make_queue, offered_load)
+from sim.controls.triage import (
+    LazyPriorityQueue,
+    LazyTriageQueue,
+    TriageParams,
+    TriageQueue,
+    case_rate,
+    make_queue,
+    offered_load,
+)
 from sim.core.engine import simulate
 from sim.core.errors import ConfigError
 from sim.core.params import build
