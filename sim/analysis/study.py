@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.errors import ConfigError, SimError
-from sim.core.timeunits import DAY, parse_duration
+from sim.core.timeunits import DAY, YEAR, parse_duration
 from sim.outputs.results import ReplicationResult
 from sim.outputs.stats import kaplan_meier, km_median, km_survival_at
 
@@ -111,6 +111,7 @@ class Parameter:
         scale: ``linear`` (uniform) or ``log`` (uniform in the logarithm; needs ``lo > 0``).
         integer: round to the nearest integer (a count, e.g. analysts).
         why: where the range comes from.
+        duration: the range was given as durations (values are hours).
     """
 
     key: str
@@ -119,6 +120,17 @@ class Parameter:
     scale: str = "linear"
     integer: bool = False
     why: str = ""
+    duration: bool = False
+
+    def display(self) -> tuple[float, str]:
+        """(divisor, unit) to show a value of this parameter: years, days or hours for a
+        duration, the number itself otherwise."""
+        if not self.duration:
+            return 1.0, ""
+        for div, unit in ((YEAR, "y"), (DAY, "d")):
+            if self.hi >= 2 * div:
+                return div, unit
+        return 1.0, "h"
 
     def value(self, u: float) -> float | int:
         """The value at ``u`` in [0, 1] of the range (on the parameter's scale)."""
@@ -187,7 +199,8 @@ def parse_parameters(node: Any, key: str = "parameters") -> list[Parameter]:
         if not isinstance(why, str) or not why.strip():
             raise ConfigError(f"{at}.why", "is required: say where the range comes from "
                                            "(a measured fact with its source, or an assumption)")
-        params.append(Parameter(str(name), lo, hi, scale, integer, why.strip()))
+        duration = isinstance(rng[0], str) or isinstance(rng[1], str)
+        params.append(Parameter(str(name), lo, hi, scale, integer, why.strip(), duration))
     return params
 
 

@@ -1,0 +1,105 @@
+"""Calibration (sim.analysis.calibration, pyabc ABC-SMC) recovers a known parameter.
+
+The "published figures" are made here: the analytic audit scenario is run at a known
+recognition probability (0.2) with another seed, and its median dwell and P(dwell > 30 d)
+become the targets. A tiny ABC-SMC from a flat prior over [0.05, 0.6] must put 0.2 inside its
+90% credible interval and narrow the prior, and the held-out check (fit on the dwell, predict
+P(dwell > 30 d)) must run end to end.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("pyabc")
+
+from sim.analysis.calibration import main, parse_study, run_study  # noqa: E402
+from sim.analysis.study import OUTPUTS, Scenario, parse_parameters  # noqa: E402
+
+TRUE_P = 0.2
+
+
+def study_text(dwell: float, p30: float) -> str:
+    return f"""\
+scenario: analytic_audit
+replications: 30
+seed: 11
+parameters:
+  detectors.audit.recognition: {{range: [0.05, 0.6], why: "flat prior around the truth (0.2)"}}
+targets:
+  dwell:
+    output: median_dwell_days
+    value: {dwell}
+    tolerance: 5
+    source: "simulated at recognition 0.2, seed 99, 400 replications"
+    measures: "median dwell"
+  p30:
+    output: p_dwell_over_30d
+    value: {p30}
+    tolerance: 0.05
+    source: "the same simulation"
+    measures: "P(dwell > 30 d)"
+held_out: p30
+abc: {{population: 30, generations: 3, predictive: 30}}
+"""
+
+
+@pytest.mark.slow
+def test_abc_recovers_the_audit_recognition_from_simulated_dwell(tmp_path):
+    truth = Scenario("analytic_audit", (), parse_parameters(
+        {"detectors.audit.recognition": {"range": [0.05, 0.6], "why": "x"}}), 400, 99)
+    results = truth.simulate({"detectors.audit.recognition": TRUE_P})
+    dwell = OUTPUTS["median_dwell_days"][0](results, truth.horizon)
+    p30 = OUTPUTS["p_dwell_over_30d"][0](results, truth.horizon)
+    path = tmp_path / "cal.yaml"
+    path.write_text(study_text(dwell, p30))
+    record = run_study(parse_study(path), tmp_path / "out")
+    post = record["posterior"]["detectors.audit.recognition"]
+    lo, hi = post["ci90"]
+    assert lo < TRUE_P < hi, post
+    assert hi - lo < 0.5 * (0.6 - 0.05), post  # the data narrowed the flat prior by half or more
+    held = record["held_out"]
+    assert held["left_out"] == "p30" and held["fitted_on"] == ["dwell"]
+    # P(dwell > 30 d) follows from the dwell in this scenario: predicted from the dwell fit it
+    # falls inside the 90% predictive interval
+    assert held["inside"], held
+    for name in ("posterior.csv", "pairs.png", "predictive.png", "held_out.png",
+                 "calibration.json", "calibration.db"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    assert json.loads((tmp_path / "out" / "calibration.json").read_text())["held_out"] == held
+
+
+def test_a_rerun_continues_from_the_database(tmp_path, capsys):
+    path = tmp_path / "cal.yaml"
+    path.write_text(study_text(80.0, 0.7).replace("generations: 3", "generations: 1")
+                    .replace("population: 30", "population: 10")
+                    .replace("predictive: 30", "predictive: 5").replace("held_out: p30\n", ""))
+    study = parse_study(path)
+    run_study(study, tmp_path / "out")
+    capsys.readouterr()
+    run_study(study, tmp_path / "out")  # all generations done: nothing new is simulated
+    assert "continuing the fit" in capsys.readouterr().err
+
+
+BAD = [
+    (("tolerance: 5", "tolerance: -5"), "targets.dwell.tolerance: must be a positive number"),
+    (('    source: "the same simulation"\n', ""), "targets.p30.source: is required"),
+    (("output: median_dwell_days", "output: dwell_days"),
+     "targets.dwell.output: unknown output 'dwell_days'"),
+    (("held_out: p30", "held_out: p3"), "held_out: must name a target (did you mean p30?)"),
+    (("abc: {", "abcs: {"), "abcs: unknown key (did you mean abc?)"),
+    (("generations: 3", "generation: 3"), "abc.generation: unknown key (did you mean "
+                                          "generations?)"),
+]
+
+
+@pytest.mark.parametrize("edit, message", BAD)
+def test_a_bad_calibration_file_is_one_line_and_exit_2(tmp_path, capsys, edit, message):
+    path = tmp_path / "cal.yaml"
+    path.write_text(study_text(80.0, 0.7).replace(*edit))
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {path}: {message}"), err
+    assert not (tmp_path / "out").exists()
