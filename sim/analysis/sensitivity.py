@@ -259,7 +259,7 @@ def plot_indices(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
     from sim.outputs.report import save_figure, style_axes
 
     n_par = max(len({r["parameter"] for r in rows}) for _, rows in panels)
-    fig = Figure(figsize=(4.2 * len(panels) + 1.2, (0.28 * n_par + 0.9) * len(outputs)),
+    fig = Figure(figsize=(4.6 * len(panels) + 1.4, (0.28 * n_par + 1.1) * len(outputs)),
                  dpi=150, layout="constrained")
     axes = fig.subplots(len(outputs), len(panels), squeeze=False)
     for c, (title, rows) in enumerate(panels):
@@ -282,7 +282,7 @@ def plot_indices(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
                         color="#E69F00", label="first order (S1)")
                 ax.set_yticks(ys, [short(x["parameter"]) for x in sel], fontsize=7.5)
                 ax.set_xlim(0, max(1.0, float(np.nanmax([x["ST_hi"] for x in sel]))))
-            ax.set_title(f"{title}: {OUTPUTS[name][1]}", fontsize=8.5)
+            ax.set_title(f"{title}\n{OUTPUTS[name][1]}", fontsize=8.5)
             style_axes(ax)
             if r == len(outputs) - 1:
                 ax.set_xlabel("Sobol index (share of variance; 95% bootstrap CI)", fontsize=8)
