@@ -56,6 +56,7 @@ from sim.analysis.study import (
     load_study,
     parse_parameters,
     positive_int,
+    shown,
 )
 from sim.core.errors import ConfigError, SimError
 
@@ -428,7 +429,7 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
                         f"held-out check: {left.name} predicted from "
                         f"{', '.join(t.name for t in kept)}")
     record = {
-        "study": str(study.path), "scenario": study.scenario, "seed": study.seed,
+        "study": shown(study.path), "scenario": study.scenario, "seed": study.seed,
         "replications_per_batch": study.replications,
         "abc": {"population": study.population, "generations": study.generations,
                 "min_epsilon": study.min_epsilon, "predictive_draws": study.predictive,

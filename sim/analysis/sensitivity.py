@@ -51,6 +51,7 @@ from sim.analysis.study import (
     measure_many,
     parse_parameters,
     positive_int,
+    shown,
 )
 from sim.core.errors import ConfigError, SimError
 
@@ -226,7 +227,7 @@ def run_study(study: SensitivityStudy, out: Path, workers: int = 1,
                for v, yy in zip(rows, y, strict=True)], out / "samples.csv")
     plot_indices([(study.scenario, s_rows)], study.outputs, out / "sensitivity.png")
     record = {
-        "study": str(study.path), "scenario": study.scenario,
+        "study": shown(study.path), "scenario": study.scenario,
         "overrides": list(study.overrides), "seed": study.seed,
         "replications_per_set": study.replications, "horizon_hours": scenario.horizon,
         "parameters": [{"key": q.key, "range": [q.lo, q.hi], "scale": q.scale,

@@ -204,6 +204,14 @@ def parse_parameters(node: Any, key: str = "parameters") -> list[Parameter]:
     return params
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (records stay portable)."""
+    try:
+        return str(Path(path).resolve().relative_to(CONF_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
 # -- the file -----------------------------------------------------------------------------------
 def load_study(path: str | Path, kind: str) -> tuple[Path, dict[str, Any]]:
     """Read a study file: a path, or the name of one in ``conf/<kind>/``.
