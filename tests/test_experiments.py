@@ -156,3 +156,16 @@ def test_committed_sensitivity_results_put_the_volume_rule_first():
     assert top[("coupang_2025", "median_dwell_days")] == rule
     assert top[("coupang_2025", "mean_records")] == rule
     assert top[("coupang_2025_monitored", "median_dwell_days")] == "detectors.monitoring.threshold"
+
+
+def test_committed_calibration_reports_its_held_out_check_and_the_preset_inside():
+    record = json.loads((ROOT / "experiments/calibration/results/calibration.json").read_text())
+    held = record["held_out"]
+    assert held["left_out"] == "coupang_dwell" and "coupang_dwell" not in held["fitted_on"]
+    lo, hi = held["predictive_90"]
+    assert held["inside"] == (lo <= held["value"] <= hi)
+    readme = (ROOT / "experiments/calibration/README.md").read_text()
+    assert ("passes" if held["inside"] else "fails") in readme.split("Held-out check:")[1][:40]
+    # the preset's header says its hand-fitted numbers lie inside the 90% posterior intervals
+    for key, post in record["posterior"].items():
+        assert post["ci90"][0] <= post["preset"] <= post["ci90"][1], key

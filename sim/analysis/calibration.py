@@ -104,11 +104,16 @@ class CalibrationStudy:
         return replace(self, replications=min(self.replications, QUICK["replications"]),
                        population=min(self.population, QUICK["population"]),
                        generations=min(self.generations, QUICK["generations"]),
-                       predictive=min(self.predictive, QUICK["predictive"]))
+                       predictive=min(self.predictive, QUICK["predictive"]),
+                       raw={**self.raw, "quick": True})
 
     def digest(self) -> str:
-        """A hash of what the fit depends on: a changed file starts a new fit."""
-        text = json.dumps([self.raw, self.replications, self.population, self.generations],
+        """A hash of what the fit depends on: a changed file starts a new fit. The number of
+        generations in it is the file's, so ``--generations`` (a stopping rule) continues or
+        cuts short the same fit."""
+        abc = self.raw.get("abc") if isinstance(self.raw.get("abc"), Mapping) else {}
+        text = json.dumps([self.raw, self.replications, self.population,
+                           abc.get("generations", 5) if self.raw else self.generations],
                           sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -568,6 +573,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument("--fresh", action="store_true",
                         help="discard the database and start the fit afresh")
+    parser.add_argument("--generations", type=int,
+                        help="stop each fit after this many generations in all (continues or "
+                             "cuts short the file's fit; default: the file's abc.generations)")
     args = parser.parse_args(argv)
     try:
         from sim.core.runner import resolve_workers
@@ -576,6 +584,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         study = parse_study(args.config)
         if args.quick:
             study = study.quick()
+        if args.generations is not None:
+            if args.generations < 1:
+                raise ConfigError("--generations", f"must be >= 1, got {args.generations}")
+            study = replace(study, generations=args.generations)
         out = args.out or Path("outputs/calibration") / (study.path.stem
                                                          + ("_quick" if args.quick else ""))
         record = run_study(study, out, workers, fresh=args.fresh)
@@ -599,8 +611,8 @@ def describe(record: Mapping[str, Any]) -> str:
     for name, p in record["posterior"].items():
         div, unit = p.get("display", [1.0, ""])
         preset = "n/a" if p["preset"] is None else f"{p['preset'] / div:.4g}{unit}"
-        lines.append(f"  {name:<45} {p['median'] / div:.4g}{unit} [{p[key][0] / div:.4g}, "
-                     f"{p[key][1] / div:.4g}]  preset {preset}")
+        lines.append(f"  {name:<45} {p['median'] / div:.4g}{unit} [{p[key][0] / div:.4g}{unit}, "
+                     f"{p[key][1] / div:.4g}{unit}]  preset {preset}")
     for name, t in record["targets"].items():
         lines.append(f"  target {name:<20} {t['value']:.4g}: predicted {t['predictive_median']:.4g}"
                      f" [{t[pkey][0]:.4g}, {t[pkey][1]:.4g}] "
