@@ -207,7 +207,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     Raises:
         SimError: a bad config value; nothing is written but ``run.json`` saying so.
     """
-    from sim.cli.sweep import JobLock, completed_summary, config_hash, read_json
+    from sim.cli.sweep import JobLock, completed_summary, config_hash, pool_hash, read_json
     from sim.core.errors import ConfigError
     from sim.outputs import results
 
@@ -215,7 +215,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = dict(cfg)
     cfg.setdefault("scenario", scenario)
-    chash = config_hash(cfg)
+    chash, phash = config_hash(cfg), pool_hash(cfg)
     options = split_app_options(cfg)
     resume = options["resume"]
     if not isinstance(resume, bool):
@@ -231,24 +231,23 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
             return done
     with JobLock(run_dir):  # raises JobRunningElsewhere, writing nothing, if another owns it
         return _run_owned(cfg, run_dir, chash, options, job, echo,
-                          read_json(run_dir / "run.json") if resume else None)
+                          read_json(run_dir / "run.json") if resume else None, phash)
 
 
 def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str, Any],
-               job: JobInfo, echo: bool, previous: dict[str, Any] | None) -> dict[str, Any]:
+               job: JobInfo, echo: bool, previous: dict[str, Any] | None,
+               phash: str = "") -> dict[str, Any]:
     """The body of :func:`run_job` once this process owns ``run_dir``.
 
     ``previous`` is the ``run.json`` left by an earlier run of the dir (None: do not resume).
     If it records the same config hash and version, the finished rows of its
     ``replications.csv.partial`` are kept (:func:`sim.outputs.results.resumable_rows`) and the run
     continues with the next replication: the final ``replications.csv`` is byte-identical to an
-    uninterrupted run's.
+    uninterrupted run's. ``phash`` is the config's :func:`sim.cli.sweep.pool_hash`, recorded
+    for a shard.
     """
-    from sim.controls.triage import team_summary
-    from sim.core.engine import build_model
-    from sim.core.runner import iter_replications, resolve_workers
+    from sim.core.runner import iter_replications, resolve_workers, shard_range
     from sim.outputs import results
-    from sim.policy import model as policy
 
     trace, trace_replication = options["trace"], options["trace_replication"]
     workers_option = options["workers"]
@@ -259,48 +258,43 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
     t0 = time.perf_counter()
     try:
         output = check_output_options(options["output"])
-        layer = policy.PolicyLayer.from_config(
-            {"regime": options["regime"], "firm": options["firm"]})
-        if layer is not None:  # raise the controls to the mandate before building the model
-            cfg, model = layer.build(cfg)
+        cfg, model, layer = prepare_model(cfg, options)
+        if layer is not None:
             meta["policy_changes"] = list(layer.changes)
-        else:
-            model = build_model(cfg)
         n, seed = model.run.replications, model.run.seed
+        reps = shard_range(n, options["shard"], options["shards"])
+        if len(reps) < n:  # one shard of a larger job: sim.outputs.pool joins the shards
+            meta["shard"] = {"index": options["shard"], "of": options["shards"],
+                             "first": reps.start, "stop": reps.stop, "replications": n}
+            meta["pool_hash"] = phash
+            results.write_json_atomic(run_dir / "run.json", meta)
         workers = resolve_workers(workers_option)
         check_trace_options(trace, trace_replication, n)
         show = output.get("progress", "auto")
         if show == "auto" and job.parallel:
             show = False  # several jobs at once would draw over each other
         label = f"{job.label()} {cfg['scenario']}".strip()
-        progress = Progress(n, label, show)
+        progress = Progress(len(reps), label, show)
         columns = layer.columns if layer is not None else ()
-        kept = results.resumable_rows(run_dir, columns, n) if same_config else 0
+        kept = (results.resumable_rows(run_dir, columns, reps.stop, start=reps.start)
+                if same_config else 0)
         if kept:
-            meta["resumed_from"] = kept
+            meta["resumed_from"] = reps.start + kept
             results.write_json_atomic(run_dir / "run.json", meta)
             if echo:
-                print(f"{label}: resuming after replication {kept - 1} ({kept} finished rows "
-                      f"kept from replications.csv.partial)", flush=True)
+                print(f"{label}: resuming after replication {reps.start + kept - 1} ({kept} "
+                      f"finished rows kept from replications.csv.partial)", flush=True)
             progress.done = kept
         with results.ResultWriter(run_dir, extra_columns=columns, keep_rows=kept) as writer:
-            for result in iter_replications(cfg, model, workers, start=kept):
+            for result in iter_replications(cfg, model, workers, start=reps.start + kept,
+                                            stop=reps.stop):
                 writer.write(result, extra=layer.price(result, model) if layer else ())
                 progress.step()
             writer.finish()
-        rows, extra = results.read_table(run_dir / "replications.csv")
-        summary = results.summarize(rows, model.run.horizon)
-        summary["scenario"] = cfg["scenario"]
-        summary["seed"] = seed
-        team = team_summary(model, rows, seed)  # is the analyst team keeping up? (#12)
-        if team is not None:
-            summary["triage"] = team
-        if layer is not None:
-            summary["policy"] = layer.summarize(extra, rows, model)
-        results.write_json_atomic(run_dir / "summary.json", summary)
+        rows, summary = summarize_run(run_dir, cfg, model, layer, meta.get("shard"))
         if output.get("plot", True):
             results.plot_dwell(rows, model.run.horizon, run_dir / "dwell.png")
-        if trace:
+        if trace and trace_replication in reps:  # the shard holding it writes the trace
             write_trace(model, seed, trace_replication, run_dir,
                         figures=bool(output.get("plot", True)))
     except BaseException as exc:
@@ -314,11 +308,61 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
     if echo:
         text = results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir))
         if "policy" in summary:  # the policy lines go before "outputs in ..."
+            from sim.policy import model as policy
+
             head, _, tail = text.rpartition("\n")
             text = "\n".join([head, *policy.format_summary(summary["policy"]), tail])
         print(text)
     return summary
 
+
+def prepare_model(cfg: dict[str, Any], options: dict[str, Any]
+                  ) -> tuple[dict[str, Any], Any, Any]:
+    """The config to simulate, its model and its policy layer (None without a regime or firm).
+
+    With a policy layer the controls are raised to the regime's mandate before the model is
+    built (:meth:`sim.policy.model.PolicyLayer.build`), so the returned config is what worker
+    processes must rebuild from.
+    """
+    from sim.core.engine import build_model
+    from sim.policy import model as policy
+
+    layer = policy.PolicyLayer.from_config({"regime": options["regime"],
+                                            "firm": options["firm"]})
+    if layer is not None:
+        cfg, model = layer.build(cfg)
+    else:
+        model = build_model(cfg)
+    return cfg, model, layer
+
+
+def summarize_run(run_dir: Path, cfg: dict[str, Any], model: Any, layer: Any,
+                  shard: dict[str, Any] | None = None) -> tuple[list[Any], dict[str, Any]]:
+    """Read ``run_dir/replications.csv`` back and write its ``summary.json``.
+
+    The one place a summary is made from finished rows: a job's own rows, or the rows of its
+    shards joined by :mod:`sim.outputs.pool` (so a pooled summary is byte-identical to the
+    unsharded job's). A shard's summary says which replications it holds (``shard``).
+
+    Returns:
+        ``(rows, summary)``.
+    """
+    from sim.controls.triage import team_summary
+    from sim.outputs import results
+
+    rows, extra = results.read_table(run_dir / "replications.csv")
+    summary = results.summarize(rows, model.run.horizon)
+    summary["scenario"] = cfg["scenario"]
+    summary["seed"] = model.run.seed
+    team = team_summary(model, rows, model.run.seed)  # is the analyst team keeping up? (#12)
+    if team is not None:
+        summary["triage"] = team
+    if layer is not None:
+        summary["policy"] = layer.summarize(extra, rows, model)
+    if shard is not None:
+        summary["shard"] = dict(shard)
+    results.write_json_atomic(run_dir / "summary.json", summary)
+    return rows, summary
 
 def check_job(cfg: dict[str, Any]) -> Any:
     """Run every check :func:`run_job` makes before simulating, on a copy of ``cfg``; return
@@ -330,19 +374,16 @@ def check_job(cfg: dict[str, Any]) -> Any:
     Raises:
         SimError: the error ``python -m sim`` would print for this config.
     """
-    from sim.core.engine import build_model
     from sim.core.errors import ConfigError
-    from sim.core.runner import resolve_workers
-    from sim.policy import model as policy
+    from sim.core.runner import resolve_workers, shard_range
 
     cfg = dict(cfg)
     options = split_app_options(cfg)
     if not isinstance(options["resume"], bool):
         raise ConfigError("resume", f"must be true or false, got {options['resume']!r}")
     check_output_options(options["output"])
-    layer = policy.PolicyLayer.from_config({"regime": options["regime"],
-                                            "firm": options["firm"]})
-    model = layer.build(cfg)[1] if layer is not None else build_model(cfg)
+    _cfg, model, _layer = prepare_model(cfg, options)
+    shard_range(model.run.replications, options["shard"], options["shards"])
     resolve_workers(options["workers"])
     check_trace_options(options["trace"], options["trace_replication"],
                         model.run.replications)
@@ -350,8 +391,11 @@ def check_job(cfg: dict[str, Any]) -> Any:
 
 
 #: Top-level keys the app handles itself (defaults); everything else describes the model.
+#: ``shard``/``shards``: run only the replications of one shard of the job
+#: (:func:`sim.core.runner.shard_range`); ``python -m sim.report --pool`` joins the shards.
 APP_OPTIONS: dict[str, Any] = {"output": {}, "trace": False, "trace_replication": 0,
-                               "workers": 1, "resume": True, "regime": None, "firm": None}
+                               "workers": 1, "resume": True, "regime": None, "firm": None,
+                               "shard": 0, "shards": 1}
 
 
 def split_app_options(cfg: dict[str, Any]) -> dict[str, Any]:

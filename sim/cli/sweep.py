@@ -51,6 +51,9 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 #: Option keys (dotted) that change how a job runs but not one byte of what it writes.
 HASH_EXCLUDED: frozenset[str] = frozenset({"workers", "resume", "output.progress"})
 
+#: The keys that make a job one shard of a larger job (:func:`sim.core.runner.shard_range`).
+SHARD_KEYS: frozenset[str] = frozenset({"shard", "shards"})
+
 #: Job states. ``complete`` is the only one whose results are read. ``running_elsewhere``:
 #: another live process owns the dir (:class:`JobLock`); ``running``: ``run.json`` says running
 #: but no live process owns the dir (killed without a chance to say so).
@@ -340,11 +343,23 @@ def config_hash(cfg: Mapping[str, Any]) -> str:
     ``_target_`` (:func:`code_digests`: editing your own detector, or ``sim/controls/detectors.py``,
     makes a finished job run again on resume). Equal configs give equal hashes in any process
     and on any machine with the same code; key order does not matter.
+
+    ``shard``/``shards`` count only for a sharded job (``shards`` above 1): an unsharded job
+    hashes as if the keys were absent, so its hash is also the :func:`pool_hash` of its shards.
     """
-    payload = {"config": _canonical(_drop(cfg, HASH_EXCLUDED)),
+    excluded = HASH_EXCLUDED if cfg.get("shards", 1) not in (1, None) \
+        else HASH_EXCLUDED | SHARD_KEYS
+    payload = {"config": _canonical(_drop(cfg, excluded)),
                "files": _file_digests(cfg, {}), "code": code_digests(cfg)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def pool_hash(cfg: Mapping[str, Any]) -> str:
+    """The :func:`config_hash` of the whole job a shard belongs to: its config without
+    ``shard``/``shards``. Every shard of one job has the same pool hash, which is the config
+    hash of the job run unsharded; :mod:`sim.outputs.pool` joins only shards that share it."""
+    return config_hash({k: v for k, v in cfg.items() if k not in SHARD_KEYS})
 
 
 @functools.lru_cache(maxsize=1)

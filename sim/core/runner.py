@@ -55,9 +55,36 @@ def _run_chunk(args: tuple[int, list[int]]) -> list[ReplicationResult]:
     return list(simulate_many(_WORKER_MODEL, seed, reps, freeze=False))
 
 
+def shard_range(replications: int, shard: int, shards: int) -> range:
+    """The replications of shard ``shard`` (0-based) of a job split into ``shards`` shards.
+
+    Shard ``i`` runs ``[i*n // K, (i+1)*n // K)``: contiguous, in order, sizes differing by at
+    most one, and together exactly ``range(n)``. Because every replication owns its seed
+    sequence, the rows of the shards, concatenated in shard order, are the rows of the
+    unsharded job (:mod:`sim.outputs.pool` joins them).
+
+    Raises:
+        ConfigError: ``shards`` is not an integer in [1, replications] or ``shard`` not one in
+            [0, shards - 1] (each named by its key).
+    """
+    from sim.core.errors import ConfigError
+
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not integer(shards) or not 1 <= shards <= replications:
+        raise ConfigError("shards", f"must be an integer from 1 to replications "
+                                    f"({replications}); got {shards!r}")
+    if not integer(shard) or not 0 <= shard < shards:
+        raise ConfigError("shard", f"must be an integer from 0 to shards - 1 ({shards - 1}); "
+                                   f"got {shard!r}")
+    return range(shard * replications // shards, (shard + 1) * replications // shards)
+
+
 def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
-                      chunk: int | None = None, start: int = 0) -> Iterator[ReplicationResult]:
-    """Yield the results of replications ``start..n-1`` of the job, in order.
+                      chunk: int | None = None, start: int = 0,
+                      stop: int | None = None) -> Iterator[ReplicationResult]:
+    """Yield the results of replications ``start..stop-1`` of the job, in order.
 
     Args:
         cfg: the plain config ``model`` was built from (workers rebuild the model from it).
@@ -66,8 +93,11 @@ def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
         chunk: replications per task; default spreads about 8 tasks per worker.
         start: the first replication (a resumed run continues after its finished rows; each
             replication owns its seed sequence, so the rows are those of a run from 0).
+        stop: one past the last replication (default: the job's ``replications``; a shard
+            stops at the end of its :func:`shard_range`).
     """
-    n, seed = model.run.replications, model.run.seed
+    seed = model.run.seed
+    n = model.run.replications if stop is None else min(stop, model.run.replications)
     if workers <= 1 or n - start < 2:
         yield from simulate_many(model, seed, range(start, n))
         return

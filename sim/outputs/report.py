@@ -789,24 +789,49 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``error: ...``) and exit code 2."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        print(f"error: {message} (usage: python -m sim.report DIR [--out OUT])",
+        print(f"error: {message} (usage: python -m sim.report DIR [--out OUT] [--pool])",
               file=sys.stderr)
         raise SystemExit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.report DIR [--out OUT] [--no-figures]``; returns the exit code."""
+    """``python -m sim.report DIR [--out OUT] [--no-figures] [--pool]``; returns the exit
+    code."""
     parser = _Parser(
         prog="python -m sim.report",
-        description="Collect a sweep (or one run) into sweep.csv and the standard figures.")
+        description="Collect a sweep (or one run) into sweep.csv and the standard figures; "
+                    "with --pool, join the shards of a sharded job into one run dir.")
     parser.add_argument("dir", help="a sweep dir (multirun/DATE) or a run dir")
-    parser.add_argument("--out", help="where to write (default: DIR)")
+    parser.add_argument("--out", help="where to write (default: DIR; with --pool DIR/pooled)")
     parser.add_argument("--no-figures", action="store_true", help="write only the table")
+    parser.add_argument("--pool", action="store_true",
+                        help="join the shards (jobs run with shards=K shard=I) into one "
+                             "replications.csv and summary.json, as the unsharded job")
     args = parser.parse_args(argv)
+    if args.pool:
+        return _pool_main(args.dir, args.out, figures=not args.no_figures)
     try:
         report = build_report(args.dir, args.out, figures=not args.no_figures)
     except SimError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(describe(report))
+    return 0
+
+
+def _pool_main(path: str, out: str | None, *, figures: bool) -> int:
+    """``python -m sim.report --pool DIR``: one line per pooled job, or one ``error:`` line."""
+    from sim.outputs.pool import pool_sweep
+    from sim.outputs.results import format_summary
+
+    try:
+        pooled = pool_sweep(path, out, figures=figures)
+    except SimError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for target, summary, shards in pooled:
+        print(f"pooled {len(shards)} shards ({', '.join(f'#{s.num}' for s in shards[:8])}"
+              f"{', ...' if len(shards) > 8 else ''}) into {target}")
+        print(format_summary(summary, scenario=str(summary.get("scenario", "")),
+                             run_dir=str(target)))
     return 0

@@ -335,12 +335,14 @@ class ResultWriter:
 
 
 def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str],
-                   replications: int) -> int:
+                   replications: int, start: int = 0) -> int:
     """How many finished rows of a killed run's ``replications.csv.partial`` can be kept.
 
     The file must have exactly the header a new run would write (:data:`COLUMNS` then
     ``extra_columns``); its rows are kept from the top while each is a whole line (ends with a
-    newline), parses, and holds replication ``0, 1, 2, ...`` in order, below ``replications``.
+    newline), parses, and holds replication ``start, start + 1, ...`` in order, below
+    ``replications`` (a shard's rows start at its first replication, see
+    :func:`sim.core.runner.shard_range`).
     The file is cut (truncated) after the last row kept, so appending the next replication's
     row continues it exactly as an uninterrupted run would have. The caller checks that the rows
     come from the same config (``run.json``'s config hash) before calling this.
@@ -360,7 +362,7 @@ def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str]
             return 0
         kept, end = 0, f.tell()
         n_fields = len(COLUMNS) + len(extra_columns)
-        while kept < replications:
+        while start + kept < replications:
             line = f.readline()
             if not line.endswith(b"\n"):
                 break
@@ -372,7 +374,7 @@ def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str]
                 [float(v) for v in values[len(COLUMNS):] if v != ""]
             except (ValueError, TypeError, StopIteration, UnicodeDecodeError):
                 break
-            if row.replication != kept:
+            if row.replication != start + kept:
                 break
             kept, end = kept + 1, f.tell()
         f.truncate(end)
@@ -865,6 +867,12 @@ def format_summary(summary: Mapping[str, Any], *, scenario: str, run_dir: str,
         seed = summary.get("seed")
     seed_text = f" (seed {seed})" if seed is not None else ""
     lines = [f"{scenario}: {_plural(n, 'replication')}{seed_text}, horizon {format_hours(horizon)}"]
+    shard = summary.get("shard")
+    if isinstance(shard, Mapping):  # one shard of a larger job: say so before any figure
+        lines[0] += (f"; shard {shard.get('index')} of {shard.get('of')}: replications "
+                     f"{shard.get('first')}-{int(shard.get('stop', 0)) - 1} of "
+                     f"{shard.get('replications')} (python -m sim.report --pool joins the "
+                     f"shards)")
     if n == 0:
         lines.append("  no replications")
         lines.append(f"outputs in {run_dir}")

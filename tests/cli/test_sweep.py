@@ -433,6 +433,47 @@ def test_ray_local_sweep(tmp_path):
         assert len(csv_rows(out / str(num) / "replications.csv")) == 3
 
 
+SHARDED = ["replications=12", "shards=4", "shard=0,1,2,3", "output.plot=false",
+           "scenario=coupang_2025", "horizon=90d"]
+
+
+def _assert_pools_to_the_single_job(sweep_dir: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    single = run_sim(*(a for a in SHARDED if not a.startswith("shard")),
+                     f"hydra.run.dir={whole}")
+    assert single.returncode == 0, single.stderr
+    pooled = subprocess.run([sys.executable, "-m", "sim.report", "--pool", str(sweep_dir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert pooled.returncode == 0, pooled.stderr
+    for name in ("replications.csv", "summary.json"):
+        assert ((sweep_dir / "pooled" / name).read_bytes()
+                == (whole / name).read_bytes()), name
+    assert run_json(sweep_dir / "pooled")["config_hash"] == run_json(whole)["config_hash"]
+
+
+@pytest.mark.slow
+def test_four_shards_through_local_submitit_pool_to_the_single_job(tmp_path):
+    """The README's million-replication recipe in small: 4 shards as submitit jobs, pooled
+    byte-identically to one job of all the replications."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    out = tmp_path / "sweep"
+    proc = run_sim("-m", "hydra/launcher=local_submitit", *SHARDED, f"hydra.sweep.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(run_json(out / str(i))["shard"]["first"] for i in range(4)) == [0, 3, 6, 9]
+    _assert_pools_to_the_single_job(out, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RAY, reason="the Ray launcher is not installed (pip install -e '.[ray]'"
+                                    "; .ci/run installs it)")
+def test_four_shards_through_ray_local_pool_to_the_single_job(tmp_path):
+    out = tmp_path / "sweep"
+    proc = run_sim("-m", "hydra/launcher=ray_local", *SHARDED, f"hydra.sweep.dir={out}",
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    _assert_pools_to_the_single_job(out, tmp_path)
+
+
 def test_unknown_launcher_is_one_line(capsys):
     from sim.cli.app import check_launcher
 
@@ -466,8 +507,8 @@ def _crash_after(k: int):
     from sim.core import runner
     real = runner.iter_replications
 
-    def dying(cfg, model, workers=1, chunk=None, start=0):
-        for i, result in enumerate(real(cfg, model, workers, chunk, start)):
+    def dying(cfg, model, workers=1, chunk=None, start=0, stop=None):
+        for i, result in enumerate(real(cfg, model, workers, chunk, start, stop)):
             if i == k:
                 raise RuntimeError("killed")
             yield result
