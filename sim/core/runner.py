@@ -20,6 +20,9 @@ from sim.outputs.results import ReplicationResult
 
 _WORKER_MODEL: Model | None = None
 
+#: Replications between two garbage collections in :func:`sim.core.engine.simulate_many`.
+COLLECT_EVERY = 256
+
 
 def resolve_workers(workers: Any, key: str = "workers") -> int:
     """``workers`` as a count: a positive integer up to :func:`sim.core.limits.max_workers`
@@ -99,7 +102,10 @@ def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
     seed = model.run.seed
     n = model.run.replications if stop is None else min(stop, model.run.replications)
     if workers <= 1 or n - start < 2:
-        yield from simulate_many(model, seed, range(start, n))
+        # Freezing the heap pays off only when simulate_many collects on the way (every 256
+        # replications); for a short job its full collection would be most of the job's cost.
+        yield from simulate_many(model, seed, range(start, n),
+                                 freeze=n - start > COLLECT_EVERY)
         return
     size = chunk or max(1, min(500, (n - start) // (workers * 8)))
     tasks = ((seed, list(range(i, min(i + size, n)))) for i in range(start, n, size))

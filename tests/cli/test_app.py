@@ -148,3 +148,59 @@ def test_an_overloaded_team_is_warned_about_and_summarised(tmp_path):
     team = json.loads((out / "summary.json").read_text())["triage"]
     assert team["overloaded"] is True and 3 < team["offered_load"] < 4
     assert team["discipline"] == "fifo" and team["analysts"] == 1
+
+STARTUP_PROBE = """
+import sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+import yaml
+
+counts = {"compose": 0, "yaml": 0}
+real_compose, real_yaml = ConfigLoaderImpl._load_configuration_impl, yaml.load
+
+def compose(*a, **k):
+    counts["compose"] += 1
+    return real_compose(*a, **k)
+
+def load(*a, **k):
+    counts["yaml"] += 1
+    return real_yaml(*a, **k)
+
+ConfigLoaderImpl._load_configuration_impl = compose
+yaml.load = load
+sys.argv = ["sim", *sys.argv[1:]]
+from sim.cli.app import cli
+cli()
+heavy = sorted(m for m in sys.modules if m.startswith(("scipy.stats", "matplotlib")))
+print("PROBE", counts["compose"], counts["yaml"], heavy)
+"""
+
+
+def test_fixed_cost_one_composition_per_job_and_no_heavy_imports(tmp_path):
+    """A run composes its config once (Hydra's mode probe is skipped), a sweep once per job
+    plus the sweep's own (the sweeper's validation hands its configs to the launcher), every
+    YAML file is parsed once per process, and neither scipy.stats nor matplotlib is imported
+    when no figure is written."""
+    def probe(*args: str) -> tuple[int, int, str]:
+        proc = subprocess.run([sys.executable, "-c", STARTUP_PROBE, *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        compose, parsed, heavy = proc.stdout.split("PROBE")[-1].split(maxsplit=2)
+        return int(compose), int(parsed), heavy.strip()
+
+    compose, parsed_one, heavy = probe("replications=1", "output.plot=false",
+                                       f"hydra.run.dir={tmp_path / 'run'}")
+    assert (compose, heavy) == (1, "[]")
+    compose, parsed, heavy = probe("-m", "seed=0,1,2", "replications=1", "output.plot=false",
+                                   f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert (compose, heavy) == (1 + 3, "[]")
+    assert parsed <= parsed_one + 2  # the sweep's files once (+ multirun/hydra yaml reads)
+
+
+def test_no_config_file_sets_hydra_mode():
+    """sim.cli.app.one_composition answers Hydra's mode probe without composing; that is right
+    only while no file in conf/ sets hydra.mode."""
+    from omegaconf import OmegaConf
+
+    for path in CONF_DIR.rglob("*.yaml"):
+        cfg = OmegaConf.load(path)
+        assert OmegaConf.select(cfg, "hydra.mode", default=None) is None, path

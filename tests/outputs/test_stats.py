@@ -208,3 +208,28 @@ def test_binomial_ci_wilson() -> None:
     assert stats.binomial_ci(0, 0) is None
     with pytest.raises(ValueError):
         stats.binomial_ci(3, 2)
+
+
+def test_quantiles_are_bit_identical_to_scipy_stats() -> None:
+    """The intervals use scipy.special (no scipy.stats import at start-up) and must give the
+    very numbers scipy.stats gave, so no summary.json changes by a single bit."""
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 6, 7, 30, 101, 1000, 12345):
+        x = rng.lognormal(size=n)
+        for level in (0.5, 0.9, 0.95, 0.99):
+            half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * x.std(ddof=1) / math.sqrt(n)
+            assert stats.mean_ci(x, level) == (x.mean() - half, x.mean() + half)
+            assert stats._z(level) == float(sps.norm.ppf(0.5 + level / 2))
+        k = np.arange(n, dtype=float)
+        assert np.array_equal(stats._binom_cdf(k, n, 0.5), sps.binom.cdf(np.arange(n), n, 0.5))
+
+
+def test_importing_stats_does_not_import_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, sim.outputs.stats, sim.outputs.results; "
+            "print(sorted(m for m in sys.modules if m.startswith(('scipy', 'matplotlib'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
