@@ -322,7 +322,7 @@ def plot(report: dict, path: Path) -> None:
     x = np.arange(len(names))
     for i, (label, values, colour) in enumerate(series):
         bars = ax.bar(x - 0.3 + 0.2 * i, values, 0.2, label=label, color=colour)
-        ax.bar_label(bars, [f"{v:.1f}" for v in values], fontsize=6)
+        ax.bar_label(bars, [f"{v:.2g}" if v < 1 else f"{v:.1f}" for v in values], fontsize=6)
     ax.set_xticks(x, [n.replace("coupang_2025_", "").replace("coupang_2025", "coupang")
                       for n in names], fontsize=8)
     ax.set_yscale("log")
