@@ -171,6 +171,15 @@ def record_failure(run_dir: Path, meta: dict[str, Any], exc: BaseException,
     results.write_json_atomic(run_dir / "run.json", meta)
 
 
+def record_complete(run_dir: Path, meta: dict[str, Any], t0: float) -> None:
+    """Finish ``run.json`` for a run whose outputs are all written: status ``complete``."""
+    from sim.outputs import results
+    meta["status"] = "complete"
+    meta["runtime_s"] = round(time.perf_counter() - t0, 3)
+    meta["finished"] = time.time()
+    results.write_json_atomic(run_dir / "run.json", meta)
+
+
 def new_record(cfg: dict[str, Any], options: dict[str, Any], chash: str,
                job: JobInfo) -> dict[str, Any]:
     """The ``run.json`` of a run that is starting."""
@@ -304,10 +313,7 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
         withdraw_outputs(run_dir)
         record_failure(run_dir, meta, exc, t0)
         raise
-    meta["status"] = "complete"
-    meta["runtime_s"] = round(time.perf_counter() - t0, 3)
-    meta["finished"] = time.time()
-    results.write_json_atomic(run_dir / "run.json", meta)
+    record_complete(run_dir, meta, t0)
     if echo:
         text = results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir))
         if "policy" in summary:  # the policy lines go before "outputs in ..."

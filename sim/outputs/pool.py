@@ -247,6 +247,7 @@ def pool_job(shards: Sequence[Shard], out_dir: Path, *, figures: bool = True
     from sim.cli.app import (
         begin_record,
         prepare_model,
+        record_complete,
         record_failure,
         summarize_run,
         withdraw_outputs,
@@ -281,10 +282,7 @@ def pool_job(shards: Sequence[Shard], out_dir: Path, *, figures: bool = True
         withdraw_outputs(out_dir)
         record_failure(out_dir, meta, exc, t0)
         raise
-    meta["status"] = "complete"
-    meta["runtime_s"] = round(time.perf_counter() - t0, 3)
-    meta["finished"] = time.time()
-    results.write_json_atomic(out_dir / RUN_JSON, meta)
+    record_complete(out_dir, meta, t0)
     return summary
 
 
