@@ -112,7 +112,7 @@ def scenarios(reps: int, rounds: int, raw_repeats_n: int) -> tuple[dict, dict]:
     out, usual = {}, {}
     cases = {"coupang_2025": ["scenario=coupang_2025"],
              "coupang_2025_monitored": ["scenario=coupang_2025_monitored"],
-             "coupang_2025, 3 days (about 3 sessions)": ["scenario=coupang_2025",
+             "coupang_2025, 3 days": ["scenario=coupang_2025",
                                                          "horizon=3d"]}
     for name, overrides in cases.items():
         m = time_replications(compose(*overrides), reps, rounds)
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     print("raw SimPy rate (bare timeouts, best of 3), canonical scenarios, usual SimPy way",
           flush=True)
     cases, raws = scenarios(100 if q else 500, ROUNDS, 200_000 if q else 1_000_000)
-    short = next(n for n in cases if n.endswith("sessions)"))
+    short = next(n for n in cases if n.endswith("3 days"))
     report["short_replication"] = {"case": short, **cases.pop(short)}
     report["scenarios"] = cases
     raw = raws["raw"]
