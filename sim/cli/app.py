@@ -373,6 +373,7 @@ def summarize_run(run_dir: Path, cfg: dict[str, Any], model: Any, layer: Any,
     results.write_json_atomic(run_dir / "summary.json", summary)
     return rows, summary
 
+
 def check_job(cfg: dict[str, Any]) -> Any:
     """Run every check :func:`run_job` makes before simulating, on a copy of ``cfg``; return
     the model.

@@ -62,6 +62,8 @@ MANAGED_KEYS: dict[str, str] = {
     "trace_replication": "chosen in the replication view",
     "resume": "each run of the explorer has its own fresh dir",
     "workers": "one process per run keeps a shared server fair",
+    "shard": "an arm is one whole job; sharding is for clusters (python -m sim.report --pool)",
+    "shards": "an arm is one whole job; sharding is for clusters (python -m sim.report --pool)",
 }
 
 #: Config groups the explorer does not offer (how jobs are launched, not what is simulated).

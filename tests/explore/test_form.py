@@ -64,6 +64,7 @@ def test_fields_carry_the_dataclass_metadata(coupang):
     assert f["network.hosts"].kind == "int" and f["network.hosts"].default == "300"
     # the explorer's own keys are never offered, nor _target_
     assert not any(k.split(".")[0] in F.MANAGED_KEYS for k in f)
+    assert "shards" not in f and "shard" not in f  # an arm is one whole job (#16's sharding)
     assert not any(k.endswith("_target_") for k in f)
     assert f["detectors.audit.coverage"].allowed() == "number; in [0, 1]"
 
@@ -176,6 +177,7 @@ def test_the_error_is_the_command_lines_own_line(coupang, tmp_path):
     ("hydra.run.dir=/etc", "set by the explorer"),
     ("trace=true", "set by the explorer"),
     ("workers=8", "set by the explorer"),
+    ("shards=4", "set by the explorer"),
     ("triage.analysts=[1", "cannot parse"),
 ])
 def test_what_a_browser_may_not_ask_is_refused(coupang, override, says):
