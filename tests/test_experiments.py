@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,17 @@ def test_committed_calibration_reports_its_held_out_check_and_the_preset_inside(
     # the preset's header says its hand-fitted numbers lie inside the 90% posterior intervals
     for key, post in record["posterior"].items():
         assert post["ci90"][0] <= post["preset"] <= post["ci90"][1], key
+
+
+@pytest.mark.slow
+def test_explorer_tour_quick_run_times_two_arms_and_takes_the_screenshot(tmp_path):
+    pytest.importorskip("dash", reason="the explorer extra is not installed")
+    pytest.importorskip("selenium", reason="selenium is not installed")
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("no system chromium/chromedriver: apt-get install -y chromium chromium-driver")
+    proc = run_quick("explorer_tour", tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert timings["replications_per_arm"] == 40 and len(timings["run_to_arm_shown_s"]) == 2
+    assert all(t > 0 for t in timings["run_to_arm_shown_s"])
+    assert (tmp_path / "explorer.png").stat().st_size > 50_000  # a page, not a blank
