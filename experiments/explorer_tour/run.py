@@ -46,6 +46,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from tests.explore.test_browser import (  # noqa: E402
+    chrome,
     curves,
     error_of,
     field,
@@ -53,19 +54,6 @@ from tests.explore.test_browser import (  # noqa: E402
     type_into,
     wait,
 )
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from tests.explore.test_browser import CHROMIUM, DRIVER
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
 
 
 def run_arm(driver, label: str, replications: int, count: int) -> float:
@@ -110,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit("the explorer did not start") from None
                 time.sleep(0.05)
         listening = time.perf_counter() - t0
-        driver = browser()
+        driver = chrome()
         t1 = time.perf_counter()
         driver.get(f"http://127.0.0.1:{port}/")
         wait(driver, lambda d: field(d, "replications").get_attribute("value") == "200", 60)

@@ -76,8 +76,8 @@ def server(tmp_path_factory):
         proc.wait(30)
 
 
-@pytest.fixture(scope="module")
-def browser():
+def chrome() -> webdriver.Chrome:
+    """Debian's chromium, headless, at 1400x1000 (also used by experiments/explorer_tour)."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -85,6 +85,12 @@ def browser():
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = chrome()
     yield driver
     driver.quit()
 
