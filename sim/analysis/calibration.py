@@ -292,19 +292,26 @@ def fit(study: CalibrationStudy, scenario: Scenario, targets: Sequence[Target], 
     url = f"sqlite:///{db}"
     observed = {t.name: t.value for t in targets}
     run_id = _find_run(db, study.digest(), label)
-    if run_id is None:
-        # pyabc perturbs particles with numpy's global stream (its design, not ours): seed it
-        np.random.seed(study.seed % 2**32)  # noqa: NPY002
-        history = abc.new(url, observed, meta_info={"digest": study.digest(), "label": label,
-                                                    "targets": ",".join(outputs)})
-        done = 0
-    else:
-        history = abc.load(url, run_id, observed)
-        done = history.max_t + 1
-        print(f"{label}: continuing the fit in {db} after generation {done}", file=sys.stderr)
-    if done < study.generations:
-        history = abc.run(max_nr_populations=study.generations - done,
-                          minimum_epsilon=study.min_epsilon)
+    # pyabc perturbs particles with numpy's global stream (its design, not ours): seed it for
+    # the fit and give the process its old state back afterwards, so nothing else sees it
+    saved = np.random.get_state()  # noqa: NPY002
+    try:
+        if run_id is None:
+            np.random.seed(study.seed % 2**32)  # noqa: NPY002
+            history = abc.new(url, observed, meta_info={"digest": study.digest(),
+                                                        "label": label,
+                                                        "targets": ",".join(outputs)})
+            done = 0
+        else:
+            history = abc.load(url, run_id, observed)
+            done = history.max_t + 1
+            print(f"{label}: continuing the fit in {db} after generation {done}",
+                  file=sys.stderr)
+        if done < study.generations:
+            history = abc.run(max_nr_populations=study.generations - done,
+                              minimum_epsilon=study.min_epsilon)
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
     frame, weights = history.get_distribution()
     return frame, weights
 
