@@ -51,3 +51,22 @@ def test_no_session_starts_in_a_quiet_period():
     for t0, t1 in quiet:
         assert t1 == t0 + 30 * 24
         assert not [s for s in starts if t0 < s < t1]
+
+
+def test_on_refusal_decides_whether_a_refused_request_sends_it_quiet():
+    # A per-address rule at 500/h refuses every session of an insider running at 1000/h; the
+    # analysts never confirm (confirm_probability 0), so only the insider's reaction differs.
+    # With on_refusal it lies low for 30 days after each refusal: about 90/31 ~ 3 sessions in
+    # 90 days against ~90 at one a day without it.
+    rule = {"_target_": "sim.controls.detectors.VolumeThreshold",
+            "max_requests_per_ip_hour": 500}
+
+    def sessions(on_refusal: bool) -> list[int]:
+        insider = {"sessions_per_day": 1,
+                   "strategy": {**CAUTIOUS, "on_refusal": on_refusal}}
+        m = make_model(insider=insider, detectors={"rule": rule}, horizon="90d",
+                       triage={"confirm_probability": 0.0})
+        return [simulate(m, 1, r).sessions for r in range(20)]
+
+    wary, deaf = sessions(True), sessions(False)
+    assert max(wary) <= 4 and min(deaf) > 50
