@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     from sim.explore.app import create_app
     from sim.explore.arms import ArmRunner
 
+    # Ctrl-C (SIGINT) is how the explorer stops and how it cancels an arm, so it must reach
+    # Python even when the explorer was started with SIGINT ignored (a background job of a
+    # non-interactive shell, `cmd &`, inherits SIG_IGN and Python then installs no handler).
+    # A handled signal is reset to the default on exec, so the arms it starts get Python's
+    # KeyboardInterrupt too, and a cancelled arm writes run.json "interrupted".
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     base = args.dir or Path("explore") / time.strftime("%Y-%m-%d_%H-%M-%S")
     runner = ArmRunner(base.resolve())
     try:
