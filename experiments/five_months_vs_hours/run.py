@@ -10,6 +10,11 @@ tabulates and draws them with :mod:`sim.outputs.report`.
 
     python experiments/five_months_vs_hours/run.py            # full study (~2 min on 2 cores)
     python experiments/five_months_vs_hours/run.py --quick    # 60 replications per arm
+    python experiments/five_months_vs_hours/run.py --arms baseline,monitoring_5 --out DIR
+
+``--arms`` runs a subset at full size: its rows are the committed rows of those arms, byte for
+byte (the arms share one seed but not one stream, so an arm's row does not depend on which
+others run); the test suite checks the committed table that way without the whole study.
 
 Writes ``five_months_vs_hours.csv`` and ``.md`` (one row per arm),
 ``five_months_vs_hours.png`` (median dwell and median records per arm), ``survival.png`` and
@@ -75,11 +80,12 @@ HORIZON = "2y"  # long enough for the Kaplan-Meier median of every arm to be rea
 NAME = "five_months_vs_hours"
 
 
-def run_sweep(sweep_dir: Path, replications: int, seed: int, jobs: int) -> None:
-    """The one command behind the study: a multirun over the arms into ``sweep_dir``."""
+def run_sweep(sweep_dir: Path, replications: int, seed: int, jobs: int,
+              arms: list[str]) -> None:
+    """The one command behind the study: a multirun over ``arms`` into ``sweep_dir``."""
     cmd = [sys.executable, "-m", "sim", "--multirun", f"--config-dir={HERE / 'conf'}",
            "hydra/launcher=local", f"hydra.launcher.n_jobs={jobs}",
-           f"hydra.sweep.dir={sweep_dir}", f"+arm={','.join(ARMS)}",
+           f"hydra.sweep.dir={sweep_dir}", f"+arm={','.join(arms)}",
            f"replications={replications}", f"seed={seed}", f"horizon={HORIZON}",
            "output.plot=false"]
     print("$ " + " ".join(cmd[1:]), flush=True)
@@ -92,11 +98,13 @@ def run_sweep(sweep_dir: Path, replications: int, seed: int, jobs: int) -> None:
         raise SystemExit(f"error: the sweep failed (exit {proc.returncode}); see {sweep_dir}")
 
 
-def arm_rows(coll: report.Collection) -> list[dict]:
-    """One row per arm, in :data:`ARMS` order, from each job's ``summary.json``."""
+def arm_rows(coll: report.Collection, arms: list[str]) -> list[dict]:
+    """One row per arm of ``arms`` (in :data:`ARMS` order), from each job's ``summary.json``."""
     by_arm = {job.params.get("arm"): job for job in coll.jobs}
     rows = []
     for arm, (group, label) in ARMS.items():
+        if arm not in arms:
+            continue
         job = by_arm.get(arm)
         if job is None or not job.complete:
             status = job.status if job else "missing"
@@ -252,7 +260,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="arms run at once (joblib)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the arms a killed run finished (default: start afresh)")
+    parser.add_argument("--arms", help="comma-separated arms to run (default: all nineteen); "
+                        "a subset must go to --out, never over results/")
     args = parser.parse_args(argv)
+    arms = list(ARMS)
+    if args.arms is not None:
+        arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+        unknown = [a for a in arms if a not in ARMS]
+        if unknown or not arms:
+            print(f"error: --arms: unknown arm {', '.join(unknown) or '(none given)'}; "
+                  f"allowed: {', '.join(ARMS)}", file=sys.stderr)
+            return 2
+        if args.out is None and not args.quick:
+            print("error: --arms: a subset of the arms needs --out (results/ holds all of them)",
+                  file=sys.stderr)
+            return 2
     replications = QUICK_REPLICATIONS if args.quick else REPLICATIONS
     sweep_dir = (args.runs or HERE / "runs" / ("quick" if args.quick else "full")).resolve()
     out = args.out or (sweep_dir / "results" if args.quick else HERE / "results")
@@ -262,9 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: {sweep_dir} is not empty and not a sweep dir; "
                              f"refusing to delete it")
         shutil.rmtree(sweep_dir)
-    run_sweep(sweep_dir, replications, SEED, args.jobs)
+    run_sweep(sweep_dir, replications, SEED, args.jobs, arms)
     coll = report.collect(sweep_dir)
-    rows = arm_rows(coll)
+    rows = arm_rows(coll, arms)
     out.mkdir(parents=True, exist_ok=True)
     write_table(rows, out)
     plot(rows, out / f"{NAME}.png")
