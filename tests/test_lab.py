@@ -23,6 +23,9 @@ sys.path.insert(0, str(LAB))
 import labkit  # noqa: E402
 import make_notebook  # noqa: E402
 
+# one worker under pytest -n: the module fixtures (run.py --quick, the notebook) run once
+pytestmark = pytest.mark.xdist_group("lab")
+
 TRACES = ("coupang_2025", "coupang_2025_monitored", "busy_monday_1_analyst", "cautious_insider")
 
 

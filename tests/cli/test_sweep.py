@@ -400,6 +400,7 @@ def ray_cluster():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray runtime at a time under pytest -n
 @pytest.mark.skipif(not RAY, reason="the Ray launcher is not installed (pip install -e '.[ray]'"
                                     "; .ci/run installs it)")
 def test_ray_local_sweep_beside_a_running_cluster(ray_cluster, tmp_path):
@@ -420,6 +421,7 @@ def test_ray_local_sweep_beside_a_running_cluster(ray_cluster, tmp_path):
     assert old.returncode != 0 and "object_store_memory must not be provided" in old.stderr
 
 
+@pytest.mark.xdist_group("ray")  # one Ray runtime at a time under pytest -n
 @pytest.mark.skipif(not RAY, reason="the Ray launcher is not installed (pip install -e '.[ray]'"
                                     "; .ci/run installs it)")
 def test_ray_local_sweep(tmp_path):
@@ -464,6 +466,7 @@ def test_four_shards_through_local_submitit_pool_to_the_single_job(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray runtime at a time under pytest -n
 @pytest.mark.skipif(not RAY, reason="the Ray launcher is not installed (pip install -e '.[ray]'"
                                     "; .ci/run installs it)")
 def test_four_shards_through_ray_local_pool_to_the_single_job(tmp_path):

@@ -39,7 +39,8 @@ if CHROMIUM is None or DRIVER is None:
     pytest.skip("no system chromium/chromedriver: apt-get install -y chromium chromium-driver",
                 allow_module_level=True)
 
-pytestmark = pytest.mark.slow
+# one worker under pytest -n: one explorer server and one browser for the module
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 ROOT = Path(__file__).resolve().parents[2]
 
 
