@@ -403,6 +403,16 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
      "error: insider.strategy.pause: "),
     (["insider/strategy=departing_employee", "insider.strategy.departure=2y"],
      "error: insider.strategy.departure: must be within the horizon (0 to 8766 h), got 17532 h"),
+    # a crew (sim.agents.crew): no members, an unknown credentials mode, reveal not a chance,
+    # crew-only keys on a lone insider
+    (["insider/crew=own_keys", "insider.crew.size=0"],
+     "error: insider.crew.size: must be in [1, 100], got 0"),
+    (["insider/crew=own_keys", "insider.crew.credentials=borrowed"],
+     "error: insider.crew.credentials: must be one of own, shared; got 'borrowed'"),
+    (["insider/crew=shared_key", "insider.crew.reveal=1.5"],
+     "error: insider.crew.reveal: must be in [0, 1], got 1.5"),
+    (["insider/crew=shared_key", "insider.crew.size=1"],
+     "error: insider.crew.credentials: applies only to a crew (size >= 2)"),
 ])
 def test_cli_hostile_arguments_are_one_line_and_exit_2(tmp_path, args, start):
     proc = _cli(tmp_path, *args)

@@ -2,8 +2,9 @@
 
 Insiders who know they are watched lie low (CERT: many insiders changed behaviour after an
 announced audit or a warning). This insider behaves like the renewal insider until it sees a
-signal - a visible audit or policy notice (an audit with ``visible: true``), or requests refused
-by a rate rule - and then starts no session for ``quiet`` (a session already running ends as
+signal - a visible audit or policy notice (an audit with ``visible: true``), requests refused
+by a rate rule, or in a crew an accomplice's access revoked (:mod:`sim.agents.crew`) - and then
+starts no session for ``quiet`` (a session already running ends as
 planned). A session due in the quiet period is moved to the rhythm's first start after it. A
 signal during a quiet period extends it.
 
@@ -37,7 +38,8 @@ class CautiousParams:
 
 
 class Cautious(Strategy):
-    """Lies low for ``quiet`` after a visible audit, a notice or (``on_refusal``) a refusal."""
+    """Lies low for ``quiet`` after a visible audit, a notice, an accomplice's lost access or
+    (``on_refusal``) a refusal."""
 
     Params = CautiousParams
 
@@ -60,6 +62,9 @@ class _LieLow(Tactics):
 
     def on_notice(self, control: str) -> None:
         self._signal("notice", control)
+
+    def on_colleague_lost(self, member: int, reason: str) -> None:
+        self._signal("colleague-lost", reason)
 
     def on_refused(self, session: Session, control: str) -> None:
         if self.on_refusal:

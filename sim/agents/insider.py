@@ -125,6 +125,10 @@ class Session(NamedTuple):
     ip_addresses: int
     requests_per_ip_hour: float
     first_on_target: bool
+    #: the crew member it belongs to (0: the lone insider), :mod:`sim.agents.crew`
+    member: int = 0
+    #: the credential it uses, as the crew's key index (0: the configured credential)
+    key: int = 0
 
 
 class InsiderPlan:
@@ -216,6 +220,11 @@ class Insider:
         plan: what the insider can do (shared, read-only).
         rhythm: the weekly activity pattern in the insider's time zone.
         strategy: how it decides and reacts (:mod:`sim.agents.strategy`); default renewal.
+        member: its index in the crew (:mod:`sim.agents.crew`); member 0 draws from the
+            streams a lone insider always had, member ``k`` from ``insider#k...``.
+        key: the credential it uses, as the crew's key index (0: the configured one).
+        remaining: the records left per target, shared by the crew (default: its own copy).
+        crew_size: the crew's size; in a crew of 2 or more its trace events carry ``member``.
     """
 
     _BATCH_BLOCK = 64  # batch sizes drawn per numpy call
@@ -225,13 +234,21 @@ class Insider:
                  on_session_end: Callable[[Session, int], None],
                  on_access_end: Callable[[str], None],
                  strategy: Strategy | None = None,
-                 on_postponed: Callable[[], None] | None = None) -> None:
+                 on_postponed: Callable[[], None] | None = None, *, member: int = 0,
+                 key: int = 0, remaining: dict[str, int] | None = None,
+                 crew_size: int = 1) -> None:
         self.run = run
         self.env = run.env
         self.plan = plan
         self.rhythm = rhythm
-        self.rng: np.random.Generator = run.rng("insider")
-        self.remaining = dict(plan.records)
+        self.member, self.key = member, key
+        #: fields its trace events carry: ``member`` in a crew of 2 or more
+        self.tag: dict[str, int] = {"member": member} if crew_size > 1 else {}
+        #: the credential and its holder as the trace names them (a member's own key: ``#k``)
+        self.credential = plan.credential + (f"#{key}" if key else "")
+        self.holder = plan.holder + (f"#{key}" if key else "")
+        self.rng: np.random.Generator = self.stream("")
+        self.remaining = dict(plan.records) if remaining is None else remaining
         self.records = 0            # records exfiltrated so far (whole sessions)
         self.sessions = 0
         self.last_activity = -math.inf  # end of the latest session
@@ -247,13 +264,15 @@ class Insider:
         self._on_end = on_session_end
         self._on_access_end = on_access_end
         self._on_postponed = on_postponed
+        #: called with (member, reason) when access is cut (a crew tells the others)
+        self.on_cut: Callable[[int, str], None] | None = None
         #: while idle between sessions (or before a first session not at time 0), when the
         #: next one starts; ``inf`` during a session and once none will start
         self.next_start = math.inf
         #: the session starts of the insider's rhythm: a Poisson process drawn lazily in
         #: blocks from its own stream (``first_from(t)``: the first start at or after ``t``)
         self.arrivals = rhythm.points(plan.profile.sessions_per_day / 24.0,
-                                      run.rng("insider:sessions"))
+                                      self.stream("sessions"))
         #: the strategy's state in this replication; only the hooks it overrides are called
         self.tactics: Tactics = (strategy or Renewal()).start(self)
         kind = type(self.tactics)
@@ -265,6 +284,13 @@ class Insider:
         if 0 < lifetime_left < math.inf:  # the credential expires during the run, maybe mid-session
             self.env.timeout(lifetime_left).callbacks.append(lambda _e: self.cut("expired"))
 
+    def stream(self, name: str) -> np.random.Generator:
+        """This member's numpy stream ``name`` (``""``: its batches; ``sessions``; a strategy
+        draws from ``strategy``): ``run.rng("insider:NAME")`` for member 0, as a lone insider
+        always drew, ``run.rng("insider#k:NAME")`` for member ``k``."""
+        base = "insider" if self.member == 0 else f"insider#{self.member}"
+        return self.run.rng(f"{base}:{name}" if name else base)
+
     def records_now(self) -> int:
         """Records exfiltrated up to now, counting the elapsed share of a running session."""
         cur = self.current
@@ -274,9 +300,11 @@ class Insider:
         return self.records + int(cur.records * min(max(share, 0.0), 1.0))
 
     def sessions_between(self, t0: float, t1: float) -> list[str]:
-        """The targets of the sessions that overlapped ``[t0, t1]``, in order.
+        """The targets of this member's sessions that overlapped ``[t0, t1]``, in order.
 
-        Sessions never overlap, so starts and ends both increase: two bisections find them.
+        A member's own sessions never overlap, so starts and ends both increase: two
+        bisections find them (a crew's members may overlap: :meth:`sim.agents.crew.Crew.
+        sessions_between` asks each member).
         """
         i1 = bisect.bisect_right(self._starts, t1)
         i0 = bisect.bisect_left(self._ends, t0, 0, i1)
@@ -292,6 +320,12 @@ class Insider:
         """Staff can see ``control`` at work now (a visible audit, a policy notice)."""
         if self.active and type(self.tactics).on_notice is not Tactics.on_notice:
             self.tactics.on_notice(control)
+
+    def colleague_lost(self, member: int, reason: str) -> None:
+        """Crew member ``member`` lost access now (``reason``: containment, a revoked key...):
+        accomplices hear of it (:mod:`sim.agents.crew`)."""
+        if self.active and type(self.tactics).on_colleague_lost is not Tactics.on_colleague_lost:
+            self.tactics.on_colleague_lost(member, reason)
 
     def reschedule(self) -> None:
         """Ask the strategy again when the next session starts (after it heard something while
@@ -317,10 +351,12 @@ class Insider:
         self.ended_at = self.env.now
         self.next_start = math.inf
         if self.run.events is not None:
-            self.run.emit("access-ended", reason=reason)
+            self.run.emit("access-ended", reason=reason, **self.tag)
         if type(self.tactics).on_access_lost is not Tactics.on_access_lost:
             self.tactics.on_access_lost(reason)
         self._on_access_end(reason)
+        if self.on_cut is not None:
+            self.on_cut(self.member, reason)
         if self.current is not None and self.process.is_alive:
             self.process.interrupt(reason)
 
@@ -330,21 +366,21 @@ class Insider:
         self.ended_by, self.ended_at = reason, self.env.now
         self.next_start = math.inf
         if self.run.events is not None:
-            self.run.emit("access-ended", reason=reason)
+            self.run.emit("access-ended", reason=reason, **self.tag)
         self._on_access_end(reason)
 
     def _trace_start(self, session: Session) -> None:
         run, plan = self.run, self.plan
         run.emit("session-start", category="authentication", session=session.index,
-                 technique=list(plan.access_techniques), user=plan.holder,
-                 credential=plan.credential, ip_addresses=session.ip_addresses,
+                 technique=list(plan.access_techniques), user=self.holder,
+                 credential=self.credential, ip_addresses=session.ip_addresses,
                  target=session.target, planned_records=session.records,
-                 planned_end=session.end)
+                 planned_end=session.end, **self.tag)
         if session.first_on_target:  # the first visit walks the path to the target
             for hop in plan.walks[session.target]:
                 run.emit("access", category="lateral-movement", session=session.index,
                          technique=[plan.auth_technique], node=hop,
-                         zone=plan.zones.get(hop, ""))
+                         zone=plan.zones.get(hop, ""), **self.tag)
 
     def _draw_batch(self) -> float:
         """The next planned batch size (gamma), from blocks of draws: one numpy call per
@@ -386,6 +422,7 @@ class Insider:
         remaining, starts, ends = self.remaining, self._starts, self._ends
         setups, session_targets = self.plan.setup, self._targets
         on_start, on_end, draw_batch = self._on_start, self._on_end, self._draw_batch
+        member, key = self.member, self.key
         targets = [t for t in self.plan.targets if remaining[t] > 0]
         seen: set[str] = set()
         # the strategy's decisions: None where it keeps the renewal insider's default
@@ -399,13 +436,15 @@ class Insider:
         # while the insider is idle (by memorylessness, the first point after a session ends is
         # distributed as a fresh start then). Drawn in vectorised blocks from its own stream.
         arrivals = self.arrivals
-        first = 0.0 if p.first_session_at_start else next(arrivals, math.inf)
+        # a crew's first access is member 0's; the others' first sessions arrive like later ones
+        at_start = p.first_session_at_start and member == 0
+        first = 0.0 if at_start else next(arrivals, math.inf)
         if when is not None:
             first = max(when(0.0, first), 0.0)
         if isinf(first):
             self._stop("stopped")
             return
-        if first > 0 or not p.first_session_at_start:
+        if first > 0 or not at_start:
             self.next_start = first
             if when is None:
                 yield timeout(first)
@@ -448,7 +487,7 @@ class Insider:
             batch = min(max(1, int(round(want))), left)
             end = now + duration
             session = Session(self.sessions, now, end, target, batch, requests, ips,
-                              rate_per_ip, target not in seen)
+                              rate_per_ip, target not in seen, member, key)
             seen.add(target)
             self.sessions += 1
             starts.append(now)
@@ -466,6 +505,8 @@ class Insider:
                     taken = int(batch * (env.now - now) / duration)
                     ends[-1] = env.now
                 self.current = None
+            if taken > remaining[target]:  # a crew member emptied it meanwhile
+                taken = max(remaining[target], 0)
             self.records += taken
             remaining[target] -= taken
             now = self.last_activity = env.now
@@ -481,7 +522,7 @@ class Insider:
                 run.emit("exfiltration", category="exfiltration", session=session.index,
                          technique=list(self.plan.exfil_techniques), target=target,
                          records=taken, records_total=self.records,
-                         requests=round(session.requests * taken / max(batch, 1)))
+                         requests=round(session.requests * taken / max(batch, 1)), **self.tag)
             on_end(session, taken)
             if not self.active:
                 return

@@ -30,14 +30,18 @@ Observations (what the insider can see of the controls):
 * :meth:`Tactics.on_notice` — a visible audit or policy notice (an audit with ``visible: true``);
 * :meth:`Tactics.on_session_end` — a session ended, having taken so many records;
 * :meth:`Tactics.on_access_lost` — the key stopped working or the account was locked
-  (containment, rotation, expiry); no session follows.
+  (containment, rotation, expiry); no session follows;
+* :meth:`Tactics.on_colleague_lost` — in a crew (:mod:`sim.agents.crew`), an accomplice's
+  access was revoked or contained (accomplices talk: a colleague's lost access is the most
+  visible signal there is).
 
 A decision that departs from the default is recorded with :meth:`Tactics.decide`, a
 ``decision`` event in the trace tagged with its MITRE ATT&CK technique and, where one fits, the
 exfiltration channel in the CERT insider-incident vocabulary (:data:`CHANNELS`).
 
-Randomness: a strategy that draws uses ``run.rng("insider:strategy")``, its own stream, so a
-strategy that draws nothing leaves the insider's numbers exactly those of the renewal insider.
+Randomness: a strategy that draws uses ``insider.stream("strategy")`` (``run.rng(
+"insider:strategy")`` for a lone insider; each crew member has its own), so a strategy that
+draws nothing leaves the insider's numbers exactly those of the renewal insider.
 """
 
 from __future__ import annotations
@@ -123,6 +127,10 @@ class Tactics:
         """Access ended now (``containment``, ``expired``, a control's name): the key stopped
         working or the account was locked. No session follows."""
 
+    def on_colleague_lost(self, member: int, reason: str) -> None:
+        """Crew member ``member`` (:mod:`sim.agents.crew`) lost access now for ``reason``
+        (``containment``, ``expired``, a control's name) while this member still has it."""
+
     # -- helpers --------------------------------------------------------------------------------
     def decide(self, decision: str, technique: str | tuple[str, ...], *,
                channel: str | None = None, **fields: Any) -> None:
@@ -142,7 +150,7 @@ class Tactics:
         else:
             category = "exfiltration-decision"
         run.emit("decision", category=category, session=self.insider.sessions,
-                 technique=techs, decision=decision, **extra, **fields)
+                 technique=techs, decision=decision, **extra, **fields, **self.insider.tag)
 
 
 class Strategy(ABC):
@@ -170,7 +178,8 @@ class Strategy(ABC):
 
     @abstractmethod
     def start(self, insider: Insider) -> Tactics:
-        """The tactics of one replication (draw from ``insider.run.rng("insider:strategy")``)."""
+        """The tactics of one replication of one insider (a crew member each: draw from
+        ``insider.stream("strategy")``)."""
 
     def describe(self) -> str:
         """One line for the printed summary."""

@@ -288,7 +288,8 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
         label = f"{job.label()} {cfg['scenario']}".strip()
         progress = Progress(len(reps), label, show)
         columns = layer.columns if layer is not None else ()
-        kept = (results.resumable_rows(run_dir, columns, reps.stop, start=reps.start)
+        crew = model.crew.size > 1  # a crew's rows have the crew columns (sim.agents.crew)
+        kept = (results.resumable_rows(run_dir, columns, reps.stop, start=reps.start, crew=crew)
                 if same_config else 0)
         if kept:
             meta["resumed_from"] = reps.start + kept
@@ -297,7 +298,8 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
                 print(f"{label}: resuming after replication {reps.start + kept - 1} ({kept} "
                       f"finished rows kept from replications.csv.partial)", flush=True)
             progress.done = kept
-        with results.ResultWriter(run_dir, extra_columns=columns, keep_rows=kept) as writer:
+        with results.ResultWriter(run_dir, extra_columns=columns, keep_rows=kept,
+                                  crew=crew) as writer:
             for result in iter_replications(cfg, model, workers, start=reps.start + kept,
                                             stop=reps.stop):
                 writer.write(result, extra=layer.price(result, model) if layer else ())

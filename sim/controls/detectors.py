@@ -50,24 +50,28 @@ def delay_to(now: float, t: float) -> float:
 
 
 class Watch:
-    """A detector's state in one replication. Hooks default to doing nothing."""
+    """A detector's state in one replication. Hooks default to doing nothing.
+
+    A crew (:mod:`sim.agents.crew`) calls the hooks for each member's sessions
+    (``session.member``, ``session.key``); ``run.crew`` gives what all members did.
+    """
 
     def on_session_start(self, session: Session) -> None:
-        """The insider started ``session`` (now)."""
+        """An insider started ``session`` (now)."""
 
     def on_session_end(self, session: Session, taken: int) -> None:
-        """The insider's ``session`` ended now, having taken ``taken`` records.
+        """An insider's ``session`` ended now, having taken ``taken`` records.
 
-        ``run.insider.next_start`` is already the start of the next session (``inf`` if there
-        is none)."""
+        Its member's ``next_start`` is already the start of its next session (``inf`` if
+        there is none); ``run.crew.next_change()`` is the crew's next start or end."""
 
     def on_access_end(self, reason: str) -> None:
-        """The insider's access ended now (``reason``: containment, a control's name,
-        ``expired`` or ``exhausted``); no session starts after this. Called before the end
+        """An insider's access ended now (``reason``: containment, a control's name,
+        ``expired`` or ``exhausted``); it starts no session after this. Called before the end
         hook of a session cut short."""
 
     def on_postponed(self) -> None:
-        """While idle, the insider moved its next session (``run.insider.next_start``) after
+        """While idle, an insider moved its next session (its ``next_start``) after
         something it saw (a cautious strategy lying low, :mod:`sim.agents.strategy`)."""
 
 
@@ -274,11 +278,17 @@ class PeriodicAudit(Detector):
         walks = self.walks(run)
         lines = {t: len(w) for t, w in walks.items()}
         first = rng.random() * p.interval if p.phase is None else p.phase
+        crew = run.crew
+        solo = crew.solo
         yield env.timeout(first)
         while True:
             now = env.now
             run.periodic_checks += 1
-            k = sum(lines[t] for t in run.insider.sessions_between(now - window, now))
+            if solo:
+                k = sum(lines[t] for t in crew.sessions_between(now - window, now))
+            else:
+                per_member = crew.lines_by_member(now - window, now, lines)
+                k = sum(per_member)
             chance = prob if k == 1 else -math.expm1(k * math.log1p(-prob)) if prob < 1 else 1.0
             hit = rng.random() < chance  # one draw per audit, whatever k
             present = k > 0
@@ -287,13 +297,26 @@ class PeriodicAudit(Detector):
                          window_end=now, coverage=p.coverage, insider_in_window=present,
                          insider_lines=k, found=hit and present)
             if p.visible:
-                run.insider.notice(self.name)
+                crew.notice(self.name)
             if hit and present:
+                # the line recognised: a member's, in proportion to its lines (a crew only)
+                member = 0 if solo else _weighted(rng, per_member)
                 if p.duration > 0:
-                    env.timeout(p.duration).callbacks.append(lambda _e: run.confirm(self.name))
+                    env.timeout(p.duration).callbacks.append(
+                        lambda _e, m=member: run.confirm(self.name, m))
                 else:
-                    run.confirm(self.name)
+                    run.confirm(self.name, member)
             yield env.timeout(p.interval)
+
+
+def _weighted(rng: np.random.Generator, weights: list[int]) -> int:
+    """An index drawn with probability proportional to ``weights`` (one uniform draw)."""
+    u = rng.random() * sum(weights)
+    for i, w in enumerate(weights):
+        u -= w
+        if u < 0:
+            return i
+    return max(i for i, w in enumerate(weights) if w > 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,16 +411,18 @@ class _Observe(Watch):
                 traffic, edge = (None, True) if self.constant is not None else \
                     self.traffic[session.target][k]
                 _alert(self.run, self.name, self.latency,
-                       self.flagged(session, traffic, edge, u))
+                       self.flagged(session, traffic, edge, u), session)
 
 
-def _alert(run: Run, name: str, latency: float, score: float) -> None:
-    """A true alert from ``name`` with ``score`` reaches the triage queue after ``latency``."""
+def _alert(run: Run, name: str, latency: float, score: float, session: Session) -> None:
+    """A true alert from ``name`` with ``score`` about ``session`` (its member and
+    credential) reaches the triage queue after ``latency``."""
+    member, key = session.member, session.key
     if latency > 0:
         run.env.timeout(latency).callbacks.append(
-            lambda _e: run.triage.submit(name, True, score))
+            lambda _e: run.triage.submit(name, True, score, member, key))
     else:
-        run.triage.submit(name, True, score)
+        run.triage.submit(name, True, score, member, key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,7 +450,11 @@ class VolumeThreshold(Detector):
     Deterministic for the insider: a session whose walk crosses a watched asset and whose
     request rate per IP (``per: ip``) or per credential over all its IPs (``per: credential``)
     exceeds the limit raises one true alert. An insider who spreads requests over enough IPs
-    stays under a per-IP rule for ever, but not under a per-credential one. Benign bursts at
+    stays under a per-IP rule for ever, but not under a per-credential one. A crew
+    (:mod:`sim.agents.crew`) sharing a credential is counted together: a session trips the
+    per-credential count when its rate plus that of the sessions running on the same credential
+    exceeds the limit (evaluated as each session starts); members with their own credentials are
+    counted apart, each on its own addresses. Benign bursts at
     the watched places trip it with ``benign_trip_probability`` per observation.
 
     The rule also answers the over-limit requests with refusals (HTTP 429) that the insider
@@ -463,13 +492,25 @@ class _Rule(Watch):
                       for t, w in walks.items()}
         self.split = {t: any(not per_credential and n in edges[t] for n in w)
                       for t, w in walks.items()}
+        self.crew = run.crew
+        self.solo = run.crew.solo
 
     def on_session_start(self, session: Session) -> None:
         t, per_ip = session.target, session.requests_per_ip_hour
-        if ((self.split[t] and per_ip > self.limit)
-                or (self.whole[t] and per_ip * session.ip_addresses > self.limit)):
-            _alert(self.run, self.name, self.latency, self.severity)
-            self.run.insider.refused(session, self.name)
+        if self.split[t] and per_ip > self.limit:
+            over = True
+        elif self.whole[t]:
+            rate = per_ip * session.ip_addresses
+            if not self.solo:  # the sessions running on the same credential count with it
+                rate += sum(s.requests_per_ip_hour * s.ip_addresses
+                            for s in self.crew.running_on(session.key)
+                            if s.member != session.member and self.whole[s.target])
+            over = rate > self.limit
+        else:
+            over = False
+        if over:
+            _alert(self.run, self.name, self.latency, self.severity, session)
+            self.crew.refused(session, self.name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,6 +550,7 @@ class _Hazard(Watch):
 
     def __init__(self, run: Run, name: str, params: ExternalParams, rng) -> None:
         self.run, self.name = run, name
+        self.crew = run.crew
         self.base = 1.0 / params.base_mean_time
         self.per_record = 1.0 / (params.mean_time_per_million * 1e6)
         self.budget = rng.exponential(1.0)  # cumulative hazard at which discovery happens
@@ -542,10 +584,11 @@ class _Hazard(Watch):
         if rest > 0 and now + rest > now:  # landed an ulp short of ``due``: the exact remainder
             self._set_timer(rest)
             return
-        self.run.confirm(self.name)
+        # the breach surfaces through the data: the member who took the most is traced first
+        self.run.confirm(self.name, self.crew.most_records())
 
     def on_session_start(self, session: Session) -> None:
-        if self.due < session.end:
+        if self.due < self.crew.next_change(session):
             self._arm()
 
     def on_session_end(self, session: Session, taken: int) -> None:
@@ -553,17 +596,17 @@ class _Hazard(Watch):
             now = self.run.env.now
             self.spent += self.rate * (now - self.since)
             self.since = now
-            self.rate = self.base + self.per_record * self.run.insider.records
+            self.rate = self.base + self.per_record * self.crew.records
             self.due = (now + max((self.budget - self.spent) / self.rate, 0.0)
                         if self.rate > 0 else math.inf)
-        if self.due < self.run.insider.next_start:
+        if self.due < self.crew.next_change():
             self._arm()
 
     def on_access_end(self, reason: str) -> None:
         self._arm()
 
     def on_postponed(self) -> None:
-        if self.due < self.run.insider.next_start:
+        if self.due < self.crew.next_change():
             self._arm()
 
 
@@ -584,7 +627,9 @@ class CredentialHygiene(Detector):
 
     At each review (first at a uniformly random phase), the insider's credential is rotated
     with probability ``coverage`` if it is older than ``max_credential_age`` or (with
-    ``revoke_former_employees``) held by a former employee. Rotation ends the insider's access
+    ``revoke_former_employees``) held by a former employee. A crew's own credentials
+    (:mod:`sim.agents.crew`) have the configured one's age and holder, and each is rotated on
+    its own draw; a shared one, once, for every member on it. Rotation ends the insider's access
     (``access_ended_by``) but confirms nothing: the dwell clock runs on.
     """
 
@@ -602,15 +647,19 @@ class CredentialHygiene(Detector):
         p = self.params
         env = run.env
         yield env.timeout(rng.random() * p.interval)
-        while run.insider.active:
+        crew = run.crew
+        while crew.active:
             run.periodic_checks += 1
             stale = self.plan.credential_age + env.now > p.max_credential_age
             leaver = p.revoke_former_employees and self.plan.holder_role == "former_employee"
-            rotate = (stale or leaver) and rng.random() < p.coverage
-            if run.events is not None:
-                run.emit("credential-review", detector=self.name, credential=self.plan.credential,
-                         stale=stale, former_employee=leaver, rotated=rotate)
-            if rotate:
-                run.prevent(self.name)
+            for key in crew.active_keys():  # a crew's own keys: each on its own draw
+                rotate = (stale or leaver) and rng.random() < p.coverage
+                if run.events is not None:
+                    name = crew.members[crew.on_key(key)[0]].credential
+                    run.emit("credential-review", detector=self.name, credential=name,
+                             stale=stale, former_employee=leaver, rotated=rotate)
+                if rotate:
+                    run.prevent(self.name, key)
+            if not crew.active:
                 return
             yield env.timeout(p.interval)

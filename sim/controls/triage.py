@@ -128,6 +128,7 @@ class Alert:
     start: float = math.nan  # when its triage started (priority and risk_based)
     end: float = math.nan  # when its triage ended
     dropped: bool = False  # aged out unreviewed
+    member: int = 0  # a true alert's crew member (sim.agents.crew; 0: the lone insider)
 
 
 def _gamma_shape_scale(mean: float, cv: float) -> tuple[float, float]:
@@ -234,15 +235,17 @@ class _Team:
         return self.run.rng(f"triage:scores:{detector}:{k}")
 
     def _item(self, t: float, detector: str, true: bool, score: float,
-              entity: object = None) -> Alert | None:
+              entity: object = None, member: int = 0, key: int = 0) -> Alert | None:
         """What an alert at ``t`` puts in the queue: itself, or under ``risk_based`` the case
-        it opens on its entity (None if it opens none). ``entity`` None: the insider for a
-        true alert, a benign entity drawn at random for a false one."""
+        it opens on its entity (None if it opens none). ``entity`` None: the insider's
+        credential ``key`` for a true alert (a crew's own keys are entities apart, a shared
+        one is one entity), a benign entity drawn at random for a false one. ``member``: the
+        crew member a true alert is about, whom its confirmation identifies."""
         if self._ledger is None:
-            return Alert(t, detector, true, t >= 0, score)
+            return Alert(t, detector, true, t >= 0, score, member=member)
         if entity is None:
-            entity = INSIDER if true else int(self._entity_rng.integers(
-                self.params.risk_entities))
+            entity = (INSIDER if key == 0 else f"{INSIDER}#{key}") if true else int(
+                self._entity_rng.integers(self.params.risk_entities))
         risk = self._ledger.add(t, entity, score)
         if risk is None:
             return None
@@ -250,7 +253,7 @@ class _Team:
             self.cases += 1
         if self.run.events is not None and t >= 0:
             self.run.emit("case-open", t=t, detector=detector, true_positive=true, risk=risk)
-        return Alert(t, detector, true, t >= 0, risk, case=True)
+        return Alert(t, detector, true, t >= 0, risk, case=True, member=member)
 
     def _book_start(self, item: Alert, start: float, duration: float) -> None:
         """Statistics of a triage start (a warm-up item only adds its busy time after 0)."""
@@ -285,7 +288,7 @@ class _Team:
                           **({"case": True} if item.case else {}))
 
     def _confirm_later(self, delay: float, detector: str, true: bool, confirmed: bool,
-                       queue_length: int = -1) -> None:
+                       queue_length: int = -1, member: int = 0) -> None:
         def done(_event: object) -> None:
             if self.run.events is not None:
                 outcome = "confirmed" if confirmed else "missed" if true else "dismissed"
@@ -293,7 +296,7 @@ class _Team:
                 self.run.emit("triage-end", detector=detector, true_positive=true,
                               outcome=outcome, **fields)
             if confirmed:
-                self.run.confirm(detector)
+                self.run.confirm(detector, member)
 
         self.env.timeout(delay).callbacks.append(done)
 
@@ -565,16 +568,17 @@ class TriageQueue(_Team):
                     else self._case_scale)
         return self.rng.gamma(self._shape, self._scale) if self._shape else self._scale
 
-    def submit(self, detector: str, true: bool, score: float = 0.0) -> None:
+    def submit(self, detector: str, true: bool, score: float = 0.0, member: int = 0,
+               key: int = 0) -> None:
         """An alert from ``detector`` with ``score`` arrives now (``true``: it is about the
-        insider)."""
+        insider: crew ``member``, on credential ``key``)."""
         if not self._settled:
             self._settle()
         if true:
             self.true_alerts += 1
         else:
             self.false_alerts += 1
-        item = self._item(self.env.now, detector, true, score)
+        item = self._item(self.env.now, detector, true, score, None, member, key)
         if item is not None:
             self.queue.append(item)
         if self.run.events is not None:
@@ -627,7 +631,7 @@ class TriageQueue(_Team):
             self.run.emit("triage-end", detector=alert.detector, true_positive=alert.true,
                           outcome=outcome, queue_length=len(self.queue))
         if confirmed:
-            self.run.confirm(alert.detector)
+            self.run.confirm(alert.detector, alert.member)
         self._dispatch()
 
     def close(self) -> None:
@@ -851,9 +855,10 @@ class LazyTriageQueue(_Team):
         self.sealed_dropped += sealed_dropped
         self.total_wait, self.busy_time = wait, busy
 
-    def submit(self, detector: str, true: bool, score: float = 0.0) -> None:
-        """An alert from ``detector`` arrives now (``true``: it is about the insider; FIFO
-        reads no ``score``)."""
+    def submit(self, detector: str, true: bool, score: float = 0.0, member: int = 0,
+               key: int = 0) -> None:
+        """An alert from ``detector`` arrives now (``true``: it is about the insider, crew
+        ``member``; FIFO reads no ``score`` nor ``key``)."""
         now = self.env.now
         self._advance(now)
         if true:
@@ -863,7 +868,7 @@ class LazyTriageQueue(_Team):
         end = self._serve(now, detector, true)
         if end is not None and true:
             confirmed = self._confirm_rng.random() < self.params.confirm_probability
-            self._confirm_later(end - now, detector, True, confirmed)
+            self._confirm_later(end - now, detector, True, confirmed, member=member)
 
     def close(self) -> None:
         """Serve the benign alerts up to the end of the run and settle the statistics.
@@ -988,16 +993,17 @@ class LazyPriorityQueue(_Team):
                               queue_length=len(core.waiting))
         core.decide(until, False)
 
-    def submit(self, detector: str, true: bool, score: float = 0.0) -> None:
+    def submit(self, detector: str, true: bool, score: float = 0.0, member: int = 0,
+               key: int = 0) -> None:
         """An alert from ``detector`` with ``score`` arrives now (``true``: it is about the
-        insider)."""
+        insider: crew ``member``, on credential ``key``)."""
         now = self.env.now
         self._advance(now)
         if true:
             self.true_alerts += 1
         else:
             self.false_alerts += 1
-        item = self._item(now, detector, true, score)
+        item = self._item(now, detector, true, score, None, member, key)
         if item is not None:
             self.core.arrive(item)
         if self.run.events is not None:
@@ -1017,7 +1023,8 @@ class LazyPriorityQueue(_Team):
         for item in self._pending:
             if not math.isnan(item.start):
                 confirmed = self._confirm_rng.random() < self.params.confirm_probability
-                self._confirm_later(item.end - now, item.detector, True, confirmed)
+                self._confirm_later(item.end - now, item.detector, True, confirmed,
+                                    member=item.member)
             elif not item.dropped and now - item.time <= max_age:
                 waiting.append(item)
         self._pending = waiting

@@ -16,6 +16,11 @@ Timeline of a replication: the insider's first access is time 0. The first detec
 the insider ends the dwell; containment follows after the response delay, during which the
 insider may go on taking records. The run stops at containment, or at the horizon if nothing
 confirmed the insider by then (a censored replication).
+
+With a crew (``insider.crew``, :mod:`sim.agents.crew`) every detection identifies one member and
+starts its containment; the first still ends the dwell. The run goes on until every member's
+access has ended and no containment is pending (after a detection), or the horizon with none
+pending; the row counts what all members took until each was stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.agents.crew import Crew, CrewParams
 from sim.agents.insider import Insider, InsiderPlan, InsiderProfile, Session
 from sim.agents.renewal import Renewal
 from sim.agents.strategy import Strategy
@@ -82,6 +88,8 @@ class Model:
     detectors: tuple[Detector, ...]
     #: how the insider decides and reacts (config ``insider.strategy``; sim.agents)
     strategy: Strategy = field(default_factory=Renewal)
+    #: several insiders in one replication (config ``insider.crew``; sim.agents.crew)
+    crew: CrewParams = field(default_factory=CrewParams)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -149,6 +157,10 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
         raise ConfigError("insider", "must be a mapping of the insider's parameters")
     insider_cfg = dict(insider_cfg or {})
     strategy_node = insider_cfg.pop("strategy", None)
+    crew_node = insider_cfg.pop("crew", None)
+    if crew_node is not None and not isinstance(crew_node, Mapping):
+        raise ConfigError("insider.crew", "must be a mapping (size, credentials, reveal)")
+    crew = build(CrewParams, crew_node, "insider.crew")
     strategy = (Renewal() if strategy_node is None
                 else instantiate(strategy_node, "insider.strategy", Strategy))
     profile = build(InsiderProfile, insider_cfg, "insider")
@@ -185,7 +197,7 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
         raise ConfigError("insider.fields", f"the credential {plan.credential!r} reaches no "
                           f"datastore holding {', '.join(profile.fields)} in {network.name!r}")
     model = Model(run, calendar, network, plan, insider_rhythm, background, places, triage,
-                  response, tuple(detectors), strategy)
+                  response, tuple(detectors), strategy, crew)
     try:
         strategy.prepare(model)
     except ConfigError as err:
@@ -205,8 +217,9 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
 class Run:
     """One replication in progress: the environment, the streams and the shared state.
 
-    Components reach each other through it: ``run.insider``, ``run.triage``,
-    ``run.confirm(name)``, ``run.prevent(name)``.
+    Components reach each other through it: ``run.crew`` (every insider:
+    :class:`sim.agents.crew.Crew`), ``run.insider`` (its member 0, the lone insider of a
+    one-member crew), ``run.triage``, ``run.confirm(name, member)``, ``run.prevent(name)``.
     """
 
     def __init__(self, model: Model, seed: int, replication: int,
@@ -223,6 +236,7 @@ class Run:
         self.detected_by = ""
         self.contained_at = math.nan
         self.stopped = self.env.event()
+        self._pending = 0  # containments under way
         #: audits and credential reviews done (periodic detectors count them, for benchmarks)
         self.periodic_checks = 0
         self.triage = make_queue(self, model.triage, model.background,
@@ -232,9 +246,21 @@ class Run:
         self._end_hooks: list[Callable[[Session, int], None]] = []
         self._access_end_hooks: list[Callable[[str], None]] = []
         self._postponed_hooks: list[Callable[[], None]] = []
-        self.insider = Insider(self, model.plan, model.insider_rhythm,
+        crew = model.crew
+        if crew.size == 1:
+            members = [Insider(self, model.plan, model.insider_rhythm,
                                self._session_start, self._session_end, self._access_end,
-                               model.strategy, self._postponed)
+                               model.strategy, self._postponed)]
+        else:
+            remaining = dict(model.plan.records)  # the crew shares the work
+            members = [Insider(self, model.plan, model.insider_rhythm, self._session_start,
+                               self._session_end, self._member_end, model.strategy,
+                               self._postponed, member=k,
+                               key=k if crew.credentials == "own" else 0,
+                               remaining=remaining, crew_size=crew.size)
+                       for k in range(crew.size)]
+        self.crew = Crew(self, members, crew)
+        self.insider = members[0]
 
     def rng(self, component: str) -> np.random.Generator:
         """The numpy stream of ``component`` in this replication (same name, same stream)."""
@@ -264,6 +290,12 @@ class Run:
         for hook in self._access_end_hooks:
             hook(reason)
 
+    def _member_end(self, reason: str) -> None:
+        """A crew member's access ended: the detectors hear it; the run may be over."""
+        self._access_end(reason)
+        if self.detected_by and not self._pending and not self.crew.active:
+            self._stop()
+
     def _postponed(self) -> None:
         for hook in self._postponed_hooks:
             hook()
@@ -281,39 +313,71 @@ class Run:
                                  if type(w).on_postponed is not Watch.on_postponed]
 
     # -- outcomes ---------------------------------------------------------------------------
-    def confirm(self, detector: str) -> None:
-        """``detector`` confirms the insider now. The first confirmation ends the dwell and
-        starts containment; later ones are ignored."""
-        if self.detected_by:
+    def confirm(self, detector: str, member: int = 0) -> None:
+        """``detector`` confirms crew member ``member`` (the lone insider: 0) now. The first
+        confirmation ends the dwell; each confirmation of a member not yet identified starts
+        its containment (response delay from its own stream); others are ignored."""
+        crew = self.crew
+        if member in crew.identified:
             return
-        self.detected_by = detector
-        self.detected_at = self.env.now
+        crew.identified.add(member)
+        if not self.detected_by:
+            self.detected_by = detector
+            self.detected_at = self.env.now
         if self.events is not None:
-            self.emit("detection", detector=detector)
+            self.emit("detection", detector=detector, **self.crew.members[member].tag)
         r = self.model.response
         delay = r.containment_delay
         if r.containment_cv > 0 and delay > 0:
             shape = 1.0 / r.containment_cv ** 2
-            delay = float(self.rng("response").gamma(shape, delay / shape))
-        self.env.timeout(delay).callbacks.append(self._contain)
+            stream = "response" if member == 0 else f"response#{member}"
+            delay = float(self.rng(stream).gamma(shape, delay / shape))
+        self._pending += 1
+        self.env.timeout(delay).callbacks.append(lambda _e: self._contain(member))
 
-    def _contain(self, _event: Any) -> None:
-        self.contained_at = self.env.now
+    def _contain(self, member: int) -> None:
+        """Contain ``member``: cut it, the accomplices its investigation reveals and, on a
+        shared credential, every member on it (:meth:`sim.agents.crew.Crew.contain`)."""
+        self._pending -= 1
+        if math.isnan(self.contained_at):
+            self.contained_at = self.env.now
+        crew = self.crew
+        cut, revealed = crew.contain(member)
         if self.events is not None:
-            self.emit("containment")
-        self.insider.cut("containment")
+            tag = crew.members[member].tag
+            if len(cut) > 1:
+                tag = {**tag, "revealed": revealed,
+                       "revoked_with": [k for k in cut[1:] if k not in revealed]}
+            self.emit("containment", **tag)
+        if crew.solo:
+            self.insider.cut("containment")
+        else:
+            crew.cut(cut, "containment")
+        if not crew.active and not self._pending or (
+                self.env.now >= self.model.run.horizon and not self._pending):
+            self._stop()
+
+    def prevent(self, control: str, key: int | None = None) -> None:
+        """``control`` ends access now without confirming anyone: of every member on
+        credential ``key`` (None: every member)."""
+        crew = self.crew
+        members = range(crew.size) if key is None else crew.on_key(key)
+        if self.events is not None:
+            for k in members:
+                if crew.members[k].active:
+                    self.emit("access-revoked", detector=control, **crew.members[k].tag)
+        if crew.solo:
+            self.insider.cut(control)
+        else:
+            crew.cut(list(members), control)
+
+    def _stop(self) -> None:
         if not self.stopped.triggered:
             self.stopped.succeed()
 
-    def prevent(self, control: str) -> None:
-        """``control`` ends the insider's access now without confirming them."""
-        if self.events is not None and self.insider.active:
-            self.emit("access-revoked", detector=control)
-        self.insider.cut(control)
-
     def _horizon(self, _event: Any) -> None:
-        if not self.detected_by and not self.stopped.triggered:
-            self.stopped.succeed()
+        if not self._pending:  # a detected insider goes on until its containment
+            self._stop()
 
 
 def simulate(model: Model, seed: int, replication: int,
@@ -340,14 +404,15 @@ def simulate(model: Model, seed: int, replication: int,
         trace.sort(key=lambda e: e["t"])  # stable: same-time events keep their order
     if counters is not None:
         counters["simpy_events"] = next(run.env._eid)  # SimPy numbers every scheduled event
-        counters["relevant_events"] = (2 * run.insider.sessions + run.triage.true_alerts
+        counters["relevant_events"] = (2 * run.crew.sessions + run.triage.true_alerts
                                        + run.triage.false_alerts + run.triage.warmup_alerts
                                        + run.periodic_checks + (2 if run.detected_by else 0))
-    insider = run.insider
+    crew = run.crew
     detected = bool(run.detected_by)
     end = run.env.now
-    ended_by = insider.ended_by or ("horizon" if not detected else "")
-    access_end = insider.ended_at if insider.ended_by else end
+    last_by, last_at = crew.access_end()
+    ended_by = last_by or ("horizon" if not detected else "")
+    access_end = last_at if last_by else end
     return ReplicationResult(
         replication=replication,
         seed=seed,
@@ -355,18 +420,21 @@ def simulate(model: Model, seed: int, replication: int,
         censored=not detected,
         detected_by=run.detected_by,
         dwell_hours=run.detected_at if detected else horizon,
-        records_exfiltrated=insider.records_now(),
+        records_exfiltrated=crew.records_now(),
         true_alerts=run.triage.true_alerts,
         false_alerts=run.triage.false_alerts,
         alerts_dropped=run.triage.dropped,
         access_ended_by=ended_by,
         access_hours=access_end,
-        sessions=insider.sessions,
+        sessions=crew.sessions,
         mean_triage_wait_hours=run.triage.mean_wait,
         analyst_utilisation=run.triage.utilisation(end),
         warmup_sealed=run.triage.sealed,
         warmup_dropped=run.triage.sealed_dropped,
         cases=run.triage.cases,
+        insiders=crew.size,
+        insiders_identified=len(crew.identified),
+        insiders_stopped=crew.stopped_by_control(),
     )
 
 

@@ -90,7 +90,8 @@ def expected_events(model: Model) -> dict[str, float]:
     # a detected insider goes on until containment, which may come after the horizon
     span = model.run.horizon + model.response.containment_delay
     out: dict[str, float] = {}
-    out["insider.sessions_per_day"] = 2.0 * model.plan.profile.sessions_per_day * span / 24.0
+    out["insider.sessions_per_day"] = (2.0 * model.plan.profile.sessions_per_day * span / 24.0
+                                       * model.crew.size)  # every member of a crew
     for det in model.detectors:
         interval = getattr(det.params, "interval", None)
         if isinstance(interval, float) and interval > 0:

@@ -58,6 +58,14 @@ COLUMNS: tuple[str, ...] = (
     "warmup_dropped",
 )
 
+#: Columns of a crew (``insider.crew.size >= 2``, :mod:`sim.agents.crew`), after
+#: :data:`COLUMNS`: a run of a lone insider writes none of them (its file stays as before), and
+#: reading a file without them derives them (``1``, ``1`` if detected, ``1`` if a control
+#: ended the access).
+CREW_COLUMNS: tuple[str, ...] = ("insiders", "insiders_identified", "insiders_stopped")
+#: ``access_ended_by`` values that are not a control's doing.
+_NOT_BY_CONTROL = frozenset({"", "horizon", "exhausted", "stopped", "expired"})
+
 REPLICATIONS_CSV = "replications.csv"
 PARTIAL_SUFFIX = ".partial"
 SUMMARY_JSON = "summary.json"
@@ -109,6 +117,17 @@ class ReplicationResult:
             ``triage.max_alert_age`` before time 0, whose fate was sealed by then.
         warmup_dropped: those of them aged out unreviewed (the steady-state dropped
             fraction is their share, :func:`sim.controls.triage.team_summary`).
+        insiders: the crew's size (``insider.crew.size``; 1: a lone insider).
+        insiders_identified: members a detector confirmed or an investigation revealed.
+        insiders_stopped: members whose access a control ended (containment, a revoked shared
+            credential, a rotated key), not their own end (exhausted, stopped, expired).
+
+    With a crew (:mod:`sim.agents.crew`) the row is the crew's: ``detected``/``dwell_hours``/
+    ``detected_by`` are the first detection of any member; ``records_exfiltrated`` and
+    ``sessions`` add up every member until each was stopped (or the end of the run);
+    ``access_ended_by``/``access_hours`` are the last member's end of access (``""`` and the
+    run's end while a member still had access after a detection). For a lone insider every
+    column means what it always did.
 
     Numpy scalars are accepted and stored as the plain Python type (an integral float is
     accepted for an integer field).
@@ -137,6 +156,9 @@ class ReplicationResult:
     cases: int = 0
     warmup_sealed: int = 0
     warmup_dropped: int = 0
+    insiders: int = 1
+    insiders_identified: int = 0
+    insiders_stopped: int = 0
 
     def __post_init__(self) -> None:
         # Normalise numpy scalars and integral floats to the declared Python types.
@@ -173,31 +195,39 @@ class ReplicationResult:
                 raise ValueError(f"replication {self.replication}: {name} must be a finite "
                                  f"number >= 0, got {value!r}")
         for name in ("records_exfiltrated", "true_alerts", "false_alerts", "alerts_dropped",
-                     "sessions"):
+                     "sessions", "insiders_identified", "insiders_stopped"):
             if getattr(self, name) < 0:
                 raise ValueError(f"replication {self.replication}: {name} must be >= 0, "
                                  f"got {getattr(self, name)!r}")
 
     def row(self) -> dict[str, Any]:
-        """The fields as a dict, keys in :data:`COLUMNS` order, values as stored."""
-        return {name: getattr(self, name) for name in COLUMNS}
+        """The fields as a dict, keys in :data:`COLUMNS` order (then :data:`CREW_COLUMNS` for
+        a crew), values as stored."""
+        names = COLUMNS + CREW_COLUMNS if self.insiders > 1 else COLUMNS
+        return {name: getattr(self, name) for name in names}
 
-    def csv_row(self) -> list[str]:
-        """The fields encoded for the CSV file (see the module docstring), in column order."""
-        return [_encode(getattr(self, name)) for name in COLUMNS]
+    def csv_row(self, crew: bool = False) -> list[str]:
+        """The fields encoded for the CSV file (see the module docstring), in column order
+        (with ``crew``, :data:`CREW_COLUMNS` too)."""
+        names = COLUMNS + CREW_COLUMNS if crew else COLUMNS
+        return [_encode(getattr(self, name)) for name in names]
 
     @classmethod
     def from_csv_row(cls, values: Sequence[str]) -> ReplicationResult:
-        """Decode a row written by :meth:`csv_row`.
+        """Decode a row written by :meth:`csv_row` (with or without the crew columns).
 
         Raises:
             ValueError: a wrong number of fields or a field that does not parse.
         """
-        if len(values) != len(COLUMNS):
-            raise ValueError(f"expected {len(COLUMNS)} fields, got {len(values)}")
-        kwargs: dict[str, Any] = {}
-        for field, text in zip(dataclasses.fields(cls), values, strict=True):
-            kwargs[field.name] = _decode(field.name, _FIELD_TYPES[field.name], text)
+        names = {len(COLUMNS): COLUMNS, len(COLUMNS) + len(CREW_COLUMNS): COLUMNS + CREW_COLUMNS}
+        if len(values) not in names:
+            raise ValueError(f"expected {len(COLUMNS)} fields (or {len(COLUMNS)} + "
+                             f"{len(CREW_COLUMNS)} with a crew), got {len(values)}")
+        kwargs: dict[str, Any] = {name: _decode(name, _FIELD_TYPES[name], text)
+                                  for name, text in zip(names[len(values)], values, strict=True)}
+        if "insiders" not in kwargs:  # a lone insider: identified if detected, etc.
+            kwargs["insiders_identified"] = int(kwargs["detected"])
+            kwargs["insiders_stopped"] = int(kwargs["access_ended_by"] not in _NOT_BY_CONTROL)
         return cls(**kwargs)
 
 
@@ -208,6 +238,7 @@ _FIELD_TYPES: dict[str, str] = {
     "access_ended_by": "str", "access_hours": "float", "sessions": "int",
     "mean_triage_wait_hours": "float", "analyst_utilisation": "float",
     "cases": "int", "warmup_sealed": "int", "warmup_dropped": "int",
+    "insiders": "int", "insiders_identified": "int", "insiders_stopped": "int",
 }
 
 
@@ -258,14 +289,18 @@ class ResultWriter:
         keep_rows: append to an existing ``.partial`` file whose header and first
             ``keep_rows`` rows :func:`resumable_rows` has checked (and cut to them), instead of
             starting a new one: a killed run resumes from its finished rows.
+        crew: write :data:`CREW_COLUMNS` after :data:`COLUMNS` (a run of a crew of 2 or more,
+            ``model.crew.size > 1``); a lone insider's file has none.
 
     Raises:
         FileExistsError: ``replications.csv`` exists and ``overwrite`` is false.
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], *, overwrite: bool = False,
-                 extra_columns: Sequence[str] = (), keep_rows: int = 0) -> None:
+                 extra_columns: Sequence[str] = (), keep_rows: int = 0,
+                 crew: bool = False) -> None:
         self.run_dir = Path(run_dir)
+        self.crew = crew
         self.path = self.run_dir / REPLICATIONS_CSV
         self.partial_path = self.run_dir / (REPLICATIONS_CSV + PARTIAL_SUFFIX)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +308,7 @@ class ResultWriter:
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists; refusing to overwrite a finished run")
             self.path.unlink()
-        clash = sorted(set(extra_columns) & set(COLUMNS))
+        clash = sorted(set(extra_columns) & set(COLUMNS + CREW_COLUMNS))
         if clash or len(set(extra_columns)) != len(extra_columns):
             raise ValueError(f"extra columns must be new and distinct, got {list(extra_columns)}")
         self.extra_columns = tuple(extra_columns)
@@ -281,7 +316,7 @@ class ResultWriter:
                           encoding="utf-8")
         self._csv = csv.writer(self._file, lineterminator="\n")
         if not keep_rows:
-            self._csv.writerow(COLUMNS + self.extra_columns)
+            self._csv.writerow(COLUMNS + (CREW_COLUMNS if crew else ()) + self.extra_columns)
         self._file.flush()
         self.rows_written = keep_rows
         self.finished = False
@@ -297,7 +332,7 @@ class ResultWriter:
             raise ValueError(f"{self.partial_path}: writer is closed")
         if len(extra) != len(self.extra_columns):
             raise ValueError(f"expected {len(self.extra_columns)} extra values, got {len(extra)}")
-        self._csv.writerow(result.csv_row() + [_encode(float(v)) for v in extra])
+        self._csv.writerow(result.csv_row(self.crew) + [_encode(float(v)) for v in extra])
         self._file.flush()
         self.rows_written += 1
 
@@ -335,11 +370,11 @@ class ResultWriter:
 
 
 def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str],
-                   replications: int, start: int = 0) -> int:
+                   replications: int, start: int = 0, crew: bool = False) -> int:
     """How many finished rows of a killed run's ``replications.csv.partial`` can be kept.
 
-    The file must have exactly the header a new run would write (:data:`COLUMNS` then
-    ``extra_columns``); its rows are kept from the top while each is a whole line (ends with a
+    The file must have exactly the header a new run would write (:data:`COLUMNS`, with
+    ``crew`` :data:`CREW_COLUMNS`, then ``extra_columns``); its rows are kept from the top while each is a whole line (ends with a
     newline), parses, and holds replication ``start, start + 1, ...`` in order, below
     ``replications`` (a shard's rows start at its first replication, see
     :func:`sim.core.runner.shard_range`).
@@ -351,7 +386,8 @@ def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str]
         The number of rows kept (0: none; the file is then left for the writer to replace).
     """
     path = Path(run_dir) / (REPLICATIONS_CSV + PARTIAL_SUFFIX)
-    header = ",".join(COLUMNS + tuple(extra_columns)) + "\n"
+    own = COLUMNS + (CREW_COLUMNS if crew else ())
+    header = ",".join(own + tuple(extra_columns)) + "\n"
     try:
         f = open(path, "rb+")
     except OSError:
@@ -361,7 +397,7 @@ def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str]
         if first.decode("utf-8", "replace") != header:
             return 0
         kept, end = 0, f.tell()
-        n_fields = len(COLUMNS) + len(extra_columns)
+        n_fields = len(own) + len(extra_columns)
         while start + kept < replications:
             line = f.readline()
             if not line.endswith(b"\n"):
@@ -370,8 +406,8 @@ def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str]
                 values = next(csv.reader([line.decode("utf-8")]))
                 if len(values) != n_fields:
                     break
-                row = ReplicationResult.from_csv_row(values[:len(COLUMNS)])
-                [float(v) for v in values[len(COLUMNS):] if v != ""]
+                row = ReplicationResult.from_csv_row(values[:len(own)])
+                [float(v) for v in values[len(own):] if v != ""]
             except (ValueError, TypeError, StopIteration, UnicodeDecodeError):
                 break
             if row.replication != start + kept:
@@ -417,9 +453,11 @@ def read_table(path: str | os.PathLike[str]
         if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
             raise ResultsFileError(f"{path}: line 1: header must start with "
                                    f"{','.join(COLUMNS)}, got {','.join(header or [])!r}")
-        extra_names = header[len(COLUMNS):]
-        extra = array.array("d")
         n = len(COLUMNS)
+        if tuple(header[n:n + len(CREW_COLUMNS)]) == CREW_COLUMNS:
+            n += len(CREW_COLUMNS)
+        extra_names = header[n:]
+        extra = array.array("d")
         for line_no, values in enumerate(reader, start=2):
             if not values:
                 continue
@@ -506,7 +544,12 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
         (``24h``, ``72h``, ``30d``, ``90d``, ``180d``) ``{"estimate": P, "ci95": [lo, hi]}``
         from the Kaplan-Meier estimate (both ``None`` past the horizon);
         ``notes``: a list of sentences about what could not be estimated or is biased
-        (always present, possibly empty).
+        (always present, possibly empty);
+        ``crew`` (only for a crew, rows with ``insiders > 1``): ``insiders`` (the largest
+        size), ``identified_mean``, ``stopped_mean`` (members per replication), ``all_stopped``
+        (the share of replications where a control stopped every member) and
+        ``last_stopped_hours`` (the six statistics of ``access_hours``: when the last member's
+        access ended, the run's end if one still had it).
 
     Args:
         results: the replication rows (any order).
@@ -599,6 +642,14 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
         "p_detected_within": within,
         "notes": notes,
     }
+    if any(r.insiders > 1 for r in results):
+        summary["crew"] = {
+            "insiders": max(r.insiders for r in results),
+            "identified_mean": mean_of("insiders_identified"),
+            "stopped_mean": mean_of("insiders_stopped"),
+            "all_stopped": float(np.mean([r.insiders_stopped == r.insiders for r in results])),
+            "last_stopped_hours": _describe(np.array([r.access_hours for r in results])),
+        }
     return _jsonable(summary)
 
 
@@ -912,6 +963,13 @@ def format_summary(summary: Mapping[str, Any], *, scenario: str, run_dir: str,
     alerts = summary["alerts"]
     lines.append(f"  alerts/replication  true {alerts['true_mean']:.1f}, "
                  f"false {alerts['false_mean']:.1f}, dropped {alerts['dropped_mean']:.1f}")
+    crew = summary.get("crew")
+    if isinstance(crew, Mapping):
+        last = crew["last_stopped_hours"]["median"]
+        lines.append(f"  {'crew':<18}{crew['insiders']} insiders: "
+                     f"{crew['identified_mean']:.1f} identified, {crew['stopped_mean']:.1f} "
+                     f"stopped per replication, all stopped in {_pct(crew['all_stopped'])}%, "
+                     f"last access ended at median {dur(last)}")
     lines += [f"  {line}" for line in _team_lines(summary.get("triage"))]
     for note in summary.get("notes", []):
         lines.append(f"  note: {note}")

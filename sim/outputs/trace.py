@@ -41,6 +41,9 @@ field                                  meaning
                                        a strategy's ``decision``: TA0010 Exfiltration (when,
                                        how much), TA0011 Command and Control (more proxies),
                                        TA0040 Impact (modifying or destroying data)
+``sim.member``                         in a crew of 2 or more (``insider.crew``): the member an
+                                       insider action, detection, containment, revocation or
+                                       decision is about (absent for a lone insider)
 ``sim.decision``, ``sim.channel``      a strategy's decision (``lie-low``, ``back-off``...) and
                                        the exfiltration channel (CERT vocabulary,
                                        :data:`sim.agents.strategy.CHANNELS`)
@@ -446,7 +449,16 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
     "sim.channel": _d({"enum": ["web_service", "remote_access", "cloud_storage", "email",
                                 "removable_media"]},
                       "how the data leaves, in the CERT insider-incident vocabulary"),
-    "sim.signal": _d(_TEXT, "what the insider saw that led to the decision (notice, refused)"),
+    "sim.signal": _d(_TEXT, "what the insider saw that led to the decision (notice, refused, "
+                            "colleague-lost)"),
+    "sim.member": _d(_COUNT, "in a crew of 2 or more (sim.agents.crew): the member the event "
+                             "is about (0 = the one on the configured credential)"),
+    "sim.revealed": _d({"type": "array", "items": _COUNT},
+                       "containment of a crew member: the accomplices its investigation "
+                       "exposed, cut with it"),
+    "sim.revoked_with": _d({"type": "array", "items": _COUNT},
+                           "containment of a crew member on a shared credential: the others "
+                           "on it, cut with it but not identified"),
 }
 
 _INSIDER = ("threat.framework", "threat.technique.id", "threat.technique.name",
