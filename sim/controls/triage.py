@@ -287,6 +287,13 @@ class _Team:
                           **({} if item.counted else {"warmup": True}),
                           **({"case": True} if item.case else {}))
 
+    def _confirm(self, detector: str, member: int) -> None:
+        """The analyst confirms the insider (crew ``member``: the one the alert is about)."""
+        if member:
+            self.run.confirm(detector, member)
+        else:  # the lone insider (and runs that know of no crew)
+            self.run.confirm(detector)
+
     def _confirm_later(self, delay: float, detector: str, true: bool, confirmed: bool,
                        queue_length: int = -1, member: int = 0) -> None:
         def done(_event: object) -> None:
@@ -296,7 +303,7 @@ class _Team:
                 self.run.emit("triage-end", detector=detector, true_positive=true,
                               outcome=outcome, **fields)
             if confirmed:
-                self.run.confirm(detector, member)
+                self._confirm(detector, member)
 
         self.env.timeout(delay).callbacks.append(done)
 
@@ -631,7 +638,7 @@ class TriageQueue(_Team):
             self.run.emit("triage-end", detector=alert.detector, true_positive=alert.true,
                           outcome=outcome, queue_length=len(self.queue))
         if confirmed:
-            self.run.confirm(alert.detector, alert.member)
+            self._confirm(alert.detector, alert.member)
         self._dispatch()
 
     def close(self) -> None:

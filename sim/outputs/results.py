@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import array
 import csv
-import dataclasses
 import json
 import math
 import operator
@@ -374,10 +373,10 @@ def resumable_rows(run_dir: str | os.PathLike[str], extra_columns: Sequence[str]
     """How many finished rows of a killed run's ``replications.csv.partial`` can be kept.
 
     The file must have exactly the header a new run would write (:data:`COLUMNS`, with
-    ``crew`` :data:`CREW_COLUMNS`, then ``extra_columns``); its rows are kept from the top while each is a whole line (ends with a
-    newline), parses, and holds replication ``start, start + 1, ...`` in order, below
-    ``replications`` (a shard's rows start at its first replication, see
-    :func:`sim.core.runner.shard_range`).
+    ``crew`` :data:`CREW_COLUMNS`, then ``extra_columns``); its rows are kept from the top
+    while each is a whole line (ends with a newline), parses, and holds replication
+    ``start, start + 1, ...`` in order, below ``replications`` (a shard's rows start at its
+    first replication, see :func:`sim.core.runner.shard_range`).
     The file is cut (truncated) after the last row kept, so appending the next replication's
     row continues it exactly as an uninterrupted run would have. The caller checks that the rows
     come from the same config (``run.json``'s config hash) before calling this.

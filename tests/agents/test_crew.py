@@ -7,8 +7,7 @@ import pytest
 
 from sim.core.engine import Run, simulate
 from sim.core.errors import ConfigError
-from sim.outputs.results import (CREW_COLUMNS, REPLICATIONS_CSV, ResultWriter,
-                                 read_replications)
+from sim.outputs.results import CREW_COLUMNS, REPLICATIONS_CSV, ResultWriter, read_replications
 from tests.conftest import make_model
 
 BIG = {"_target_": "tests.conftest.tiny_network", "records": 10**8}

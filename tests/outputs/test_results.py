@@ -19,6 +19,7 @@ from sim.core.timeunits import DAY, YEAR
 from sim.outputs import results
 from sim.outputs.results import (
     COLUMNS,
+    CREW_COLUMNS,
     ReplicationResult,
     ResultsFileError,
     ResultWriter,
@@ -70,8 +71,10 @@ def fake_runs(n: int, horizon: float, seed: int = 1) -> list[ReplicationResult]:
 
 
 def test_columns_match_fields() -> None:
-    assert tuple(f.name for f in dataclasses.fields(ReplicationResult)) == COLUMNS
-    assert tuple(make().row()) == COLUMNS
+    assert tuple(f.name for f in dataclasses.fields(ReplicationResult)) == COLUMNS + CREW_COLUMNS
+    assert tuple(make().row()) == COLUMNS  # a lone insider's row has no crew column
+    crew = dataclasses.replace(make(), insiders=3, insiders_identified=1, insiders_stopped=2)
+    assert tuple(crew.row()) == COLUMNS + CREW_COLUMNS
 
 
 def test_row_validation_and_normalisation() -> None:
