@@ -85,7 +85,22 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "smash_spread": ("smash-and-grab, spreads x1000 when refused", [
         "insider=smash_and_grab", "insider/strategy=smash_and_grab",
         "insider.strategy.escalate=1000"]),
+    # several insiders (sim.agents.crew): three of the case's insider at once, sharing the work;
+    # investigating a contained member exposes each other one with even odds
+    "crew_own": ("crew of 3, own keys", ["insider/crew=own_keys"]),
+    "crew_shared": ("crew of 3, one shared key", ["insider/crew=shared_key"]),
+    "crew_cautious": ("crew of 3 cautious, own keys, see audits, quiet 30 d", [
+        "insider/crew=own_keys", "insider/strategy=cautious", "insider.strategy.quiet=30d",
+        "++detectors.audit.visible=true"]),
+    # a different harm: records changed, not taken (reported apart, never ranked with theft)
+    "fraud": ("fraud: ~20-record changes from one address", ["insider/strategy=fraud"]),
 }
+
+#: What a variant's records are, when not records taken: they are reported in their own
+#: columns and never compete with theft for the worst case by records or dwell. Sabotage is
+#: left out: its harm (the store destroyed in one burst) is noticed by the outage itself, which
+#: the model does not represent, so its dwell would measure nothing real.
+HARM: dict[str, str] = {"fraud": "modified"}
 
 
 def overrides(arm: str, variant: str, replications: int) -> list[str]:
@@ -124,7 +139,9 @@ def job_row(result: dict) -> dict:
     det_ci = s.get("detected_fraction_ci95") or [None, None]
     return {
         "arm": arm, "controls": ARMS[arm], "variant": variant,
-        "insider": VARIANTS[variant][0], "replications": s["replications"],
+        "insider": VARIANTS[variant][0], "harm": HARM.get(variant, "taken"),
+        "insiders": (s.get("crew") or {}).get("insiders", 1),
+        "replications": s["replications"],
         "detected_within_horizon": s["detected_fraction"],
         "detected_lo": det_ci[0], "detected_hi": det_ci[1],
         # Kaplan-Meier median: None = not reached within the horizon (fewer than half caught)
@@ -140,8 +157,25 @@ def job_row(result: dict) -> dict:
         "detected_by": report.counts_text(s.get("detected_by")),
         "access_ended_by": report.counts_text(s.get("access_ended_by")),
         "true_alerts_mean": s["alerts"]["true_mean"],
+        # insiders identified (confirmed or revealed) and stopped by a control, per replication
+        **crew_means(s),
         "seconds": round(result["seconds"], 2),
     }
+
+
+def crew_means(s: dict) -> dict:
+    """Insiders identified and stopped by a control per replication, and the share of
+    replications where every one was stopped (a lone insider: from its detection and its
+    ``access_ended_by``)."""
+    crew = s.get("crew")
+    if crew:
+        return {"insiders_identified_mean": crew["identified_mean"],
+                "insiders_stopped_mean": crew["stopped_mean"], "all_stopped": crew["all_stopped"]}
+    n = s["replications"] or 1
+    own = {"none", "horizon", "exhausted", "stopped", "expired"}
+    stopped = sum(c for why, c in (s.get("access_ended_by") or {}).items() if why not in own)
+    return {"insiders_identified_mean": s["detected"] / n, "insiders_stopped_mean": stopped / n,
+            "all_stopped": stopped / n}
 
 
 def dwell_key(row: dict) -> float:
@@ -152,10 +186,12 @@ def dwell_key(row: dict) -> float:
 
 def worst_rows(rows: list[dict]) -> list[dict]:
     """Per control set: the naive insider, the variant taking the most records (mean), the one
-    with the longest median dwell."""
+    with the longest median dwell (both among the thieves), and the fraudster apart."""
     out = []
     for arm in dict.fromkeys(r["arm"] for r in rows):
-        mine = [r for r in rows if r["arm"] == arm]
+        every = [r for r in rows if r["arm"] == arm]
+        mine = [r for r in every if r.get("harm", "taken") == "taken"]
+        fraud = next((r for r in every if r["variant"] == "fraud"), None)
         naive = next(r for r in mine if r["variant"] == "naive")
         by_records = max(mine, key=lambda r: r["mean_records"])
         by_dwell = max(mine, key=dwell_key)
@@ -177,6 +213,8 @@ def worst_rows(rows: list[dict]) -> list[dict]:
             "worst_median_dwell": by_dwell["median_dwell"],
             "worst_dwell_mean_records": by_dwell["mean_records"],
             "records_ratio": by_records["mean_records"] / max(naive["mean_records"], 1.0),
+            "fraud_median_dwell": fraud["median_dwell"] if fraud else None,
+            "fraud_mean_records_modified": fraud["mean_records"] if fraud else None,
         })
     return out
 
@@ -187,15 +225,18 @@ def write_tables(rows: list[dict], worst: list[dict], out: Path, n: int) -> None
     lab = report.records_label
     lines = ["| controls | naive insider: median dwell | naive: mean records | worst case by "
              "records: insider | mean records (95% CI) | its median dwell | worst case by "
-             "dwell: insider | median dwell |",
-             "|---|---|---|---|---|---|---|---|"]
+             "dwell: insider | median dwell | fraud: median dwell | fraud: records modified |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for w in worst:
         lo, hi = w["worst_mean_records_lo"], w["worst_mean_records_hi"]
         ci = f" ({lab(lo)}-{lab(hi)})" if lo is not None and hi is not None else ""
+        changed = w.get("fraud_mean_records_modified")
+        modified = "n/a" if changed is None else lab(changed)
         lines.append(f"| {w['controls']} | {w['naive_median_dwell']} | "
                      f"{lab(w['naive_mean_records'])} | {w['worst_records_insider']} | "
                      f"{lab(w['worst_mean_records'])}{ci} | {w['worst_records_median_dwell']} | "
-                     f"{w['worst_dwell_insider']} | {w['worst_median_dwell']} |")
+                     f"{w['worst_dwell_insider']} | {w['worst_median_dwell']} | "
+                     f"{w.get('fraud_median_dwell') or 'n/a'} | {modified} |")
     lines += ["", f"{n} replications per control set and insider, seed {SEED} (common random "
               f"numbers), horizon {HORIZON}; Kaplan-Meier medians with Brookmeyer-Crowley 95% "
               f"intervals ('not reached': fewer than half caught within the horizon), "
@@ -217,6 +258,12 @@ def plot(rows: list[dict], worst: list[dict], path: Path) -> None:
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     ys = {arm: y for y, arm in enumerate(arms[::-1])}
     beyond = horizon * 1.6  # where a median not reached is drawn
+    fraud = [r for r in rows if r.get("harm") == "modified"]
+    rows = [r for r in rows if r.get("harm", "taken") == "taken"]  # records taken, on one axis
+    for r in fraud:  # its dwell only: its records were changed, not taken
+        med = r["median_dwell_hours"]
+        ax_t.plot([beyond if med is None else med], [ys[r["arm"]]], "^", ms=5,
+                  color="#009E73", zorder=2)
     for r in rows:
         y = ys[r["arm"]]
         med = r["median_dwell_hours"]
@@ -265,8 +312,10 @@ def plot(rows: list[dict], worst: list[dict], path: Path) -> None:
                Line2D([], [], color="#D55E00", marker="D", linestyle="none",
                       label="worst case over strategies (named)"),
                Line2D([], [], color="#999999", marker="o", linestyle="none", ms=3,
-                      label="every strategy x parameter")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7.5, frameon=False)
+                      label="every strategy x parameter"),
+               Line2D([], [], color="#009E73", marker="^", linestyle="none", ms=5,
+                      label="fraud (records changed, not taken)")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=7.5, frameon=False)
     n = rows[0]["replications"]
     fig.suptitle(f"The naive insider against the worst case, per control set "
                  f"({n} replications each)", fontsize=10)
