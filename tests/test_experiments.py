@@ -113,7 +113,7 @@ def test_best_response_quick_run_writes_its_tables_and_figure(tmp_path):
     worst = _worst(tmp_path / "worst_case.csv")
     assert len(worst) == 9
     with (tmp_path / "best_response.csv").open(newline="") as f:
-        assert len(list(csv.DictReader(f))) == 9 * 9  # control sets x insider variants
+        assert len(list(csv.DictReader(f))) == 9 * 13  # control sets x insider variants
     assert (tmp_path / "best_response.png").stat().st_size > 20_000
     assert "worst case by records" in (tmp_path / "worst_case.md").read_text()
 

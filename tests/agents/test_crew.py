@@ -179,3 +179,50 @@ def test_a_crew_s_rows_carry_the_crew_columns_and_read_back(tmp_path):
     # a lone insider's file has no crew column, and reads back to the same rows
     assert "insiders" not in (tmp_path / "solo" / REPLICATIONS_CSV).read_text()
     assert read_replications(tmp_path / "solo" / REPLICATIONS_CSV) == solo
+
+
+def test_credential_reviews_rotate_own_keys_apart_and_a_shared_key_at_once():
+    # a review every 30 days revokes leavers' keys with chance 0.5 each time
+    hyg = {"hyg": {"_target_": "sim.controls.detectors.CredentialHygiene", "interval": "30d",
+                   "revoke_former_employees": True, "coverage": 0.5}}
+    ends: dict[str, list[set]] = {"own": [], "shared": []}
+    for mode in ends:
+        m = crew_model(credentials=mode, horizon="1y", detectors=hyg)
+        for r in range(20):
+            events: list = []
+            simulate(m, 1, r, trace=events)
+            ends[mode].append({e["t"] for e in events if e["action"] == "access-ended"})
+            assert sum(e["action"] == "access-revoked" for e in events) == 3
+    # one key: the three lose access at one review; three keys: on their own draws, so in
+    # some replications at different reviews (all at one: 0.5^2 per review, at most ~1/3)
+    assert all(len(t) == 1 for t in ends["shared"])
+    assert sum(len(t) > 1 for t in ends["own"]) >= 8
+
+
+def test_outside_discovery_grows_with_what_the_whole_crew_took():
+    # the hazard grows with records leaked: three insiders leak three times as fast, so the
+    # cumulative hazard (~ t^2 at a steady rate) reaches the same draw ~sqrt(3) sooner: the
+    # median dwell ratio is ~0.58. With n = 200 per arm the sample medians' relative SE is
+    # ~10%, so 0.8 is over 2 SE above the expected ratio
+    ext = {"ext": {"_target_": "sim.controls.detectors.ExternalDiscovery",
+                   "mean_time_per_million": "30d"}}
+    insider = {"records_per_session": 10_000}  # ~40K records a day each: found in ~1-2 months
+    crew = crew_model(insider=insider, horizon="1y", detectors=ext)
+    lone = make_model(insider=insider, network=BIG, horizon="1y", detectors=ext)
+    med = [sorted(simulate(m, 1, r).dwell_hours for r in range(200))[100] for m in (crew, lone)]
+    assert med[0] < 0.8 * med[1]
+
+
+def test_risk_based_triage_adds_risk_per_credential():
+    # two alerts of 1.5 reach a case threshold of 2.5 only on one entity: members on one shared
+    # key are one entity, members on keys of their own are entities apart
+    def items(mode: str) -> list:
+        m = crew_model(credentials=mode, detectors={"mon": monitor()},
+                       triage={"discipline": "risk_based", "risk_threshold": 2.5})
+        run = Run(m, 1, 0)
+        return [run.triage._item(1.0 + k, "mon", True, 1.5, None, member=k,
+                                 key=k if mode == "own" else 0) for k in range(2)]
+
+    first, second = items("shared")
+    assert first is None and second is not None and second.case and second.member == 1
+    assert items("own") == [None, None]
