@@ -521,7 +521,8 @@ class Insider:
             if run.events is not None:
                 run.emit("exfiltration", category="exfiltration", session=session.index,
                          technique=list(self.plan.exfil_techniques), target=target,
-                         records=taken, records_total=self.records,
+                         records=taken,  # a crew's total: what all members took so far
+                         records_total=run.crew.records if self.tag else self.records,
                          requests=round(session.requests * taken / max(batch, 1)), **self.tag)
             on_end(session, taken)
             if not self.active:

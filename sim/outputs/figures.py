@@ -214,7 +214,7 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
         end = max(end, float(result.dwell_hours) if result.censored else 0.0,
                   float(result.access_hours))
     tl = Timeline(end=end)
-    open_sessions: dict[int, tuple[float, str]] = {}
+    open_sessions: dict[tuple[Any, int], tuple[float, str]] = {}
     rec_t, rec_v = [0.0], [0]
     benign: list[float] = []
     waiting: dict[str, deque[dict[str, Any]]] = {}
@@ -228,11 +228,16 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
         if "detector" in e:
             detectors.setdefault(str(e["detector"]), None)
         if action == "session-start":
-            open_sessions[int(e.get("session", len(tl.sessions)))] = (t, str(e.get("target", "")))
+            # a crew's members number their sessions each from 0 (sim.agents.crew)
+            key = (e.get("member", 0), int(e.get("session", len(tl.sessions))))
+            open_sessions[key] = (t, str(e.get("target", "")))
         elif action == "exfiltration":
-            start, target = open_sessions.pop(int(e.get("session", -1)), (t, e.get("target", "")))
+            key = (e.get("member", 0), int(e.get("session", -1)))
+            start, target = open_sessions.pop(key, (t, e.get("target", "")))
             tl.sessions.append((start, t, str(target)))
-            rec_t.append(start)  # records flow during the session: a ramp from start to end
+            # records flow during the session: a ramp from start to end (a crew's sessions
+            # overlap: a ramp never starts before the last one ended)
+            rec_t.append(max(start, rec_t[-1]))
             rec_v.append(rec_v[-1])
             rec_t.append(t)
             rec_v.append(int(e.get("records_total", rec_v[-1] + int(e.get("records", 0)))))
@@ -288,9 +293,9 @@ def timeline_data(events: Iterable[Mapping[str, Any]],
             if queue:
                 alert = queue.popleft()
                 alert.update(end=t, verdict=str(e.get("outcome", "missed")))
-        elif action == "detection":
+        elif action == "detection" and tl.detection is None:  # a crew's first (the dwell)
             tl.detection = (t, str(e.get("detector", "")))
-        elif action == "containment":
+        elif action == "containment" and tl.containment is None:
             tl.containment = t
         elif action == "access-ended" and tl.access_ended is None:
             tl.access_ended = (t, str(e.get("reason", "")))

@@ -420,7 +420,8 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
     "sim.planned_end": _d(_HOURS, "when the session would end if not cut (sim hours)"),
     "sim.zone": _d({"type": "string"}, "network zone of the node reached"),
     "sim.records": _d(_COUNT, "records the session took"),
-    "sim.records_total": _d(_COUNT, "records taken so far in the replication"),
+    "sim.records_total": _d(_COUNT, "records taken so far in the replication (by every "
+                                    "member of a crew)"),
     "sim.requests": _d({"type": "number", "minimum": 0}, "page requests the session made"),
     "sim.true_positive": _d(_BOOL, "ground truth: the alert is about the insider"),
     "sim.queue_length": _d(_COUNT, "alerts waiting for an analyst, this one included (on an "
