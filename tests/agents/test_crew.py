@@ -118,7 +118,9 @@ def test_reveal_decides_whether_one_containment_stops_the_crew():
         assert b.records_exfiltrated >= a.records_exfiltrated
         more += b.records_exfiltrated > a.records_exfiltrated
         assert b.access_hours >= a.access_hours
-    # the other two go on until found themselves: more records in (nearly) every replication
+    # the other two go on until found themselves (each monitor catch is ~1 day apart at ~4
+    # sessions a day each): they take nothing more only if neither starts a session before its
+    # own containment, a few per cent of replications at most; 25 of 30 leaves room for 5
     assert more >= 25
 
 
@@ -193,8 +195,9 @@ def test_credential_reviews_rotate_own_keys_apart_and_a_shared_key_at_once():
             simulate(m, 1, r, trace=events)
             ends[mode].append({e["t"] for e in events if e["action"] == "access-ended"})
             assert sum(e["action"] == "access-revoked" for e in events) == 3
-    # one key: the three lose access at one review; three keys: on their own draws, so in
-    # some replications at different reviews (all at one: 0.5^2 per review, at most ~1/3)
+    # one key: the three lose access at one review; three keys: each rotated at a geometric
+    # (1/2) review of its own, all three at the same one with chance sum_k (2^-k)^3 = 1/7, so
+    # ~17 of 20 end apart (binomial SD 1.6): 8 is over 5 SD below
     assert all(len(t) == 1 for t in ends["shared"])
     assert sum(len(t) > 1 for t in ends["own"]) >= 8
 
