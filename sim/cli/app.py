@@ -236,8 +236,7 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
         done = completed_summary(run_dir, chash)
         if done is not None:
             if echo:
-                print(results.format_summary(done, scenario=cfg["scenario"],
-                                             run_dir=str(run_dir)))
+                print(summary_text(done, cfg["scenario"], run_dir))
                 print("  already complete in this dir (same config, same version): not run "
                       "again; resume=false runs it anyway", flush=True)
             return done
@@ -311,20 +310,27 @@ def _run_owned(cfg: dict[str, Any], run_dir: Path, chash: str, options: dict[str
         if trace and trace_replication in reps:  # the shard holding it writes the trace
             write_trace(model, seed, trace_replication, run_dir,
                         figures=bool(output.get("plot", True)))
+        if echo:  # before the record says complete: a job that cannot report is not done
+            print(summary_text(summary, cfg["scenario"], run_dir), flush=True)
     except BaseException as exc:
-        withdraw_outputs(run_dir)
+        withdraw_outputs(run_dir)  # the rows go back to .partial: a re-run keeps every one
         record_failure(run_dir, meta, exc, t0)
         raise
     record_complete(run_dir, meta, t0)
-    if echo:
-        text = results.format_summary(summary, scenario=cfg["scenario"], run_dir=str(run_dir))
-        if "policy" in summary:  # the policy lines go before "outputs in ..."
-            from sim.policy import model as policy
-
-            head, _, tail = text.rpartition("\n")
-            text = "\n".join([head, *policy.format_summary(summary["policy"]), tail])
-        print(text)
     return summary
+
+
+def summary_text(summary: dict[str, Any], scenario: str, run_dir: Path) -> str:
+    """The lines ``python -m sim`` prints for a finished run (policy lines included)."""
+    from sim.outputs import results
+
+    text = results.format_summary(summary, scenario=scenario, run_dir=str(run_dir))
+    if "policy" in summary:  # the policy lines go before "outputs in ..."
+        from sim.policy import model as policy
+
+        head, _, tail = text.rpartition("\n")
+        text = "\n".join([head, *policy.format_summary(summary["policy"]), tail])
+    return text
 
 
 def prepare_model(cfg: dict[str, Any], options: dict[str, Any]

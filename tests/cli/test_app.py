@@ -204,3 +204,36 @@ def test_no_config_file_sets_hydra_mode():
     for path in CONF_DIR.rglob("*.yaml"):
         cfg = OmegaConf.load(path)
         assert OmegaConf.select(cfg, "hydra.mode", default=None) is None, path
+
+
+def test_a_job_that_cannot_print_its_summary_is_not_complete_and_keeps_its_rows(
+        tmp_path, monkeypatch):
+    """The record says complete only after the summary is printed: a job whose printing raises
+    (a closed pipe) is recorded failed, so a sweep never tallies it complete, and its finished
+    rows wait in replications.csv.partial: the re-run simulates nothing and writes the same
+    bytes as an undisturbed run."""
+    from sim.cli import sweep
+    from sim.cli.app import run_job
+    from sim.outputs import results
+    from tests.conftest import BASE, merge
+
+    cfg = merge(BASE, {"replications": 6, "output": {"plot": False}})
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    run_job(dict(cfg), whole, echo=False)
+
+    def closed_pipe(*args, **kwargs):
+        raise BrokenPipeError("stdout is closed")
+
+    with monkeypatch.context() as m:
+        m.setattr(results, "format_summary", closed_pipe)
+        with pytest.raises(BrokenPipeError):
+            run_job(dict(cfg), broken, echo=True)
+    assert sweep.job_state(broken).status == "failed"
+    assert sweep.sweep_outcome(tmp_path).counts["failed"] == 1  # the tally a sweep prints
+    partial = (broken / "replications.csv.partial").read_text().splitlines()
+    assert len(partial) == 1 + 6 and not (broken / "summary.json").exists()
+    run_job(dict(cfg), broken, echo=False)
+    meta = json.loads((broken / "run.json").read_text())
+    assert meta["status"] == "complete" and meta["resumed_from"] == 6
+    for name in ("replications.csv", "summary.json"):
+        assert (broken / name).read_bytes() == (whole / name).read_bytes()
