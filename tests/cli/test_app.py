@@ -237,3 +237,50 @@ def test_a_job_that_cannot_print_its_summary_is_not_complete_and_keeps_its_rows(
     assert meta["status"] == "complete" and meta["resumed_from"] == 6
     for name in ("replications.csv", "summary.json"):
         assert (broken / name).read_bytes() == (whole / name).read_bytes()
+
+
+#: Compositions in the order a sweep might ask for them: shapes (group choices and additions)
+#: repeat with other values (deleting a key, a dict value and a hydra.* key are values too), and
+#: the plain config comes back after overridden ones.
+SHAPES = [[], ["seed=3"], ["seed=4", "replications=7", "horizon=2y"], [],
+          ["scenario=coupang_2025", "seed=1"], ["scenario=coupang_2025", "horizon=30d"],
+          ["+detector@detectors.hygiene=credential_hygiene", "seed=2"],
+          ["+detector@detectors.hygiene=credential_hygiene", "detectors.hygiene.interval=1w"],
+          ["~detectors.external"], ["regime=gdpr", "seed=1"], ["regime=gdpr"],
+          ["detectors={}", "seed=5"], ["hydra.job.chdir=true", "seed=6"], ["seed=3"]]
+
+
+def test_jobs_of_one_shape_share_a_composition_and_get_the_same_configs(monkeypatch):
+    """one_composition composes each shape of overrides once (its defaults list and merged
+    configs); each job applies its own values to a deep copy. Every config, Hydra's part
+    included, is the one Hydra composes without the cache."""
+    from hydra import compose, initialize_config_dir
+    from hydra._internal import defaults_list
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from sim.cli.app import one_composition
+
+    built = []
+    real = defaults_list._create_defaults_list
+    monkeypatch.setattr(defaults_list, "_create_defaults_list",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+
+    def compose_all() -> list[str]:
+        out = []
+        for overrides in SHAPES:
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+                cfg = compose("config", overrides=overrides, return_hydra_config=True)
+                out.append(OmegaConf.to_yaml(cfg))
+        GlobalHydra.instance().clear()
+        return out
+
+    plain = compose_all()
+    assert len(built) == len(SHAPES)
+    built.clear()
+    with one_composition([]):
+        cached = compose_all()
+    assert cached == plain
+    assert len(built) == 4  # the shapes: none, a scenario, an added detector, a regime
+    assert "seed: 3" in plain[1] and "seed: 0" in plain[3] and plain[3] == plain[0]
