@@ -55,7 +55,6 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
-from scipy.special import ndtri
 
 if TYPE_CHECKING:
     from sim.agents.insider import Session
@@ -124,6 +123,8 @@ class ScoreModel:
     def benign_flagged_scores(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Scores of ``n`` flagged benign observations: N(0, 1) above the threshold (inverse
         transform of a uniform over the upper tail, exact far into it)."""
+        from scipy.special import ndtri  # on first use: scipy.special takes 0.1-0.2 s to load
+
         tail = upper_tail(self.threshold)
         return -ndtri(rng.random(n) * tail)
 

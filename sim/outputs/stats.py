@@ -45,8 +45,16 @@ def _special() -> Any:
     return scipy.special
 
 
+#: ``ndtri(0.975)``: the 95% two-sided normal quantile that every summary needs, so that a run
+#: which needs no other quantile never loads scipy.special (tests/outputs/test_stats.py checks
+#: it is scipy's value to the last bit).
+Z_95 = 1.959963984540054
+
+
 def _z(level: float) -> float:
     """The two-sided standard normal quantile ``Phi^-1((1 + level) / 2)``."""
+    if level == 0.95:
+        return Z_95
     return float(_special().ndtri(0.5 + level / 2.0))
 
 
@@ -129,6 +137,8 @@ def median_ci(x: ArrayLike, level: float = 0.95) -> tuple[float, float] | None:
     if n == 0:
         return None
     alpha_half = (1.0 - level) / 2.0
+    if 0.5**n > 2.0 * alpha_half:  # even P(B <= 0) = 0.5^n is far above alpha/2: no interval
+        return None
     # cdf[i] = P(B <= i); we need the largest j >= 1 with P(B <= j-1) <= alpha/2.
     cdf = _binom_cdf(np.arange(n, dtype=float), n, 0.5)
     ok = np.nonzero(cdf <= alpha_half * (1.0 + 1e-12))[0]

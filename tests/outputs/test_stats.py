@@ -233,3 +233,30 @@ def test_importing_stats_does_not_import_scipy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_median_ci_without_the_binomial_for_tiny_samples_is_the_same_interval() -> None:
+    """median_ci skips the binomial CDF (and the scipy.special import) when 0.5^n alone rules
+    an interval out; for every n and level the answer is the one the full rule gives."""
+    rng = np.random.default_rng(5)
+    for n in range(1, 16):
+        x = np.sort(rng.lognormal(size=n))
+        for level in (0.3, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+            cdf = sps.binom.cdf(np.arange(n), n, 0.5)
+            ok = np.nonzero(cdf <= (1 - level) / 2 * (1 + 1e-12))[0]
+            want = None if ok.size == 0 else (x[ok[-1]], x[n - 1 - ok[-1]])
+            assert stats.median_ci(x, level) == want, (n, level)
+
+
+def test_the_statistics_of_one_replication_never_load_scipy() -> None:
+    """A one-replication summary needs no quantile beyond the 95% z (a constant checked
+    above), so the shortest job pays no scipy.special import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from sim.outputs import stats; stats.binomial_ci(0, 1); "
+            "stats.median_ci([3.0]); stats.mean_ci([3.0]); stats.kaplan_meier([3.0], [True]); "
+            "print(sorted(m for m in sys.modules if m.startswith('scipy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
