@@ -136,9 +136,15 @@ def software_versions() -> dict[str, str]:
 
 
 def begin_record(run_dir: Path, meta: dict[str, Any]) -> None:
-    """Write ``run.json`` (status ``running``), then remove a previous run's outputs."""
+    """Write ``run.json`` (status ``running``), then remove a previous run's outputs.
+
+    The record is atomic but not fsynced: if a power loss takes it, the dir holds an older
+    ``run.json`` or none, and without the outputs removed here no state reads as complete
+    (:func:`sim.cli.sweep.job_state`), so the job simply runs again. The final record, written
+    after the outputs, is durable.
+    """
     from sim.outputs import results
-    results.write_json_atomic(run_dir / "run.json", meta)
+    results.write_json_atomic(run_dir / "run.json", meta, durable=False)
     for name in STALE_OUTPUTS:
         (run_dir / name).unlink(missing_ok=True)
 

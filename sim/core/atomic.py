@@ -36,8 +36,12 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically; return the path.
+
+    ``durable=False`` skips the two fsyncs (about 10 ms on a busy disk): still atomic for
+    readers, but a power loss may leave the old file. Only for a marker that may be lost,
+    such as the ``running`` record a job writes before it starts.
 
     Raises:
         OSError: the directory is missing or not writable (the old file is untouched).
@@ -49,18 +53,20 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
     return path
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> Path:
+def write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> Path:
     """:func:`write_bytes` for UTF-8 text."""
-    return write_bytes(path, text.encode("utf-8"))
+    return write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], **savefig: Any) -> Path:

@@ -652,18 +652,18 @@ def summarize(results: Sequence[ReplicationResult], horizon_hours: float) -> dic
     return _jsonable(summary)
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, durable: bool = True) -> None:
     """Write ``obj`` as indented JSON so that ``path`` is either the old file or the whole new one.
 
-    Goes through :func:`sim.core.atomic.write_bytes`. Numpy scalars become plain numbers,
-    tuples lists, NaN/inf ``null``.
+    Goes through :func:`sim.core.atomic.write_bytes` (``durable`` passes on). Numpy scalars
+    become plain numbers, tuples lists, NaN/inf ``null``.
 
     Raises:
         TypeError: ``obj`` holds something JSON cannot represent (the old file is untouched).
         OSError: the directory is not writable.
     """
     text = json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n"
-    atomic.write_text(path, text)
+    atomic.write_text(path, text, durable=durable)
 
 
 # ----------------------------------------------------------------------------- figure

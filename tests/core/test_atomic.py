@@ -31,3 +31,16 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
         atomic.save_figure(Broken(), path)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
+
+
+def test_a_durable_write_fsyncs_file_and_dir_and_a_marker_neither(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    path = tmp_path / "run.json"
+    atomic.write_text(path, "complete")
+    assert len(synced) == 2 and path.read_text() == "complete"
+    synced.clear()
+    atomic.write_text(path, "running", durable=False)
+    assert synced == [] and path.read_text() == "running"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
