@@ -227,7 +227,6 @@ def run_job(cfg: dict[str, Any], run_dir: Path, *, scenario: str = "custom",
     """
     from sim.cli.sweep import JobLock, completed_summary, config_hash, pool_hash, read_json
     from sim.core.errors import ConfigError
-    from sim.outputs import results
 
     job = job or JobInfo()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -856,11 +855,11 @@ def one_composition(argv: Sequence[str]) -> Iterator[None]:
     Plugins.instance()
     from hydra._internal import config_loader_impl as loader_module
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.defaults_list import DefaultsList
     from hydra._internal.core_plugins.file_config_source import FileConfigSource
     from hydra._internal.core_plugins.importlib_resources_config_source import (
         ImportlibResourcesConfigSource,
     )
+    from hydra._internal.defaults_list import DefaultsList
     from hydra._internal.hydra import Hydra
     from hydra.plugins.config_source import ConfigResult, ConfigSource
     from hydra.plugins.sweeper import Sweeper
