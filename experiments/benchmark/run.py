@@ -200,49 +200,79 @@ def scaling(reps: int, hosts: list[int], horizons: list[str]) -> dict:
     return {"hosts": by_hosts, "horizon": by_horizon}
 
 
-def _timed(args: list[str], repeats: int) -> dict:
-    """Best (and median) wall and CPU seconds (user + sys of the process and its children)
-    of ``python -m sim ARGS`` over ``repeats`` runs, each into a new temporary dir."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            argv = [a.replace("{tmp}", tmp) for a in args]
-            t0 = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "sim", *argv], cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            walls.append(time.perf_counter() - t0)
-            cpus.append(usage.ru_utime + usage.ru_stime)
-            if status != 0:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "failed")
-            if proc.stderr:
-                proc.stderr.close()
-    return {"wall_s": min(walls), "wall_median_s": float(np.median(walls)),
-            "cpu_s": min(cpus), "repeats": repeats}
+def _run_once(python: str, cwd: Path, args: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + sys of the process and its children) of one
+    ``PYTHON -m sim ARGS`` in ``cwd``, into a new temporary dir (``{tmp}`` in ``args``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [a.replace("{tmp}", tmp) for a in args]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([python, "-m", "sim", *argv], cwd=cwd,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        if status != 0:
+            raise RuntimeError(err or "failed")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
-def fixed_cost(repeats: int, jobs: int) -> dict:
+def _timed(args: list[str], repeats: int, codes: dict[str, tuple[str, Path]]
+           ) -> dict[str, dict]:
+    """Best (and median) wall and CPU seconds of ``python -m sim ARGS`` over ``repeats`` runs,
+    for each code (name -> python executable and checkout), the codes taking turns (the
+    first goes first in even rounds, last in odd ones) so that a busy moment falls on both."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
+    for r in range(repeats):
+        order = list(codes) if r % 2 == 0 else list(reversed(codes))
+        for name in order:
+            times[name].append(_run_once(*codes[name], args))
+    return {name: {"wall_s": min(w for w, _ in t), "wall_median_s": float(np.median(
+        [w for w, _ in t])), "cpu_s": min(c for _, c in t), "repeats": repeats}
+        for name, t in times.items()}
+
+
+def fixed_cost(repeats: int, jobs: int, baseline: Path | None = None) -> dict:
     """Start-up: ``python -m sim replications=1 output.plot=false`` end to end (best of
     ``repeats``), and the same with 10 replications (whose confidence intervals load
     scipy.special, which one replication does without). Per-job fixed cost: an in-process
     multirun of ``jobs`` jobs of 10 replications against one of 1 job,
-    (T_jobs - T_1) / (jobs - 1)."""
+    (T_jobs - T_1) / (jobs - 1).
+
+    With ``baseline`` (another checkout with its own ``.venv``, e.g. the main branch) every
+    command also runs on that code, taking turns with this one, and its figures are recorded
+    under ``baseline`` with its commit: a comparison at the same moment, fair on a shared
+    machine whose load moves.
+    """
+    codes = {"this": (sys.executable, ROOT)}
+    if baseline is not None:
+        codes["baseline"] = (str(baseline / ".venv" / "bin" / "python"), baseline)
     start = _timed(["replications=1", "output.plot=false", "hydra.run.dir={tmp}/run"],
-                   repeats)
+                   repeats, codes)
     start10 = _timed(["replications=10", "output.plot=false", "hydra.run.dir={tmp}/run"],
-                     repeats)
+                     repeats, codes)
     one = _timed(["-m", "seed=0", "replications=10", "output.plot=false",
-                  "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2))
+                  "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2), codes)
     many = _timed(["-m", f"seed=range(0,{jobs})", "replications=10", "output.plot=false",
-                   "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2))
-    per_job = {k: (many[k] - one[k]) / (jobs - 1) for k in ("wall_s", "cpu_s")}
-    print(f"  start-up (replications=1, no plot): {start['wall_s']:.2f} s wall "
-          f"({start['cpu_s']:.2f} s CPU), best of {repeats}; with 10 replications "
-          f"{start10['wall_s']:.2f} s wall ({start10['cpu_s']:.2f} s CPU); per extra job in a "
-          f"multirun: {per_job['wall_s']:.3f} s wall ({per_job['cpu_s']:.3f} s CPU)",
-          flush=True)
-    return {"startup": start, "startup_10_replications": start10, "multirun_1_job": one,
-            f"multirun_{jobs}_jobs": many, "per_job": per_job, "jobs": jobs}
+                   "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2), codes)
+    out: dict = {}
+    for name in codes:
+        per_job = {k: (many[name][k] - one[name][k]) / (jobs - 1) for k in ("wall_s", "cpu_s")}
+        print(f"  {'' if name == 'this' else 'baseline '}start-up (replications=1, no plot): "
+              f"{start[name]['wall_s']:.2f} s wall ({start[name]['cpu_s']:.2f} s CPU), best of "
+              f"{repeats}; with 10 replications {start10[name]['wall_s']:.2f} s wall "
+              f"({start10[name]['cpu_s']:.2f} s CPU); per extra job in a multirun: "
+              f"{per_job['wall_s']:.3f} s wall ({per_job['cpu_s']:.3f} s CPU)", flush=True)
+        out[name] = {"startup": start[name], "startup_10_replications": start10[name],
+                     "multirun_1_job": one[name], f"multirun_{jobs}_jobs": many[name],
+                     "per_job": per_job, "jobs": jobs}
+    report = out["this"]
+    if baseline is not None:
+        commit = subprocess.run(["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        report["baseline"] = {"checkout": str(baseline), "commit": commit, **out["baseline"]}
+    return report
 
 
 # Peak memory is VmHWM, the high-water mark of this process's own address space: on Linux
@@ -377,11 +407,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write (default results/; with --quick scratch/, "
                              "git-ignored, so a smoke run never replaces the committed results)")
+    parser.add_argument("--only", choices=["fixed_cost"], default=None,
+                        help="re-measure only this section into the existing benchmark.json "
+                             "of --out (for a change that moves only it); the section records "
+                             "its own date and load")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (with its .venv) whose start-up and per-job "
+                             "cost are measured taking turns with this code's")
     args = parser.parse_args(argv)
     if args.out is None:
         args.out = Path(__file__).parent / ("scratch" if args.quick else "results")
     q = args.quick
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.only == "fixed_cost":
+        return remeasure_fixed_cost(args.out, 3 if q else 9, 5 if q else 20, args.baseline)
     report: dict = {"quick": q, "machine": {"cpus": os.cpu_count(), "python":
                                             platform.python_version(),
                                             "platform": platform.platform()}}
@@ -404,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                                 [100, 1000, 10_000] if q else [100, 1000, 10_000, 100_000],
                                 ["1d", "30d", "1y"])
     print("fixed cost: start-up and per job", flush=True)
-    report["fixed_cost"] = fixed_cost(3 if q else 9, 5 if q else 20)
+    report["fixed_cost"] = fixed_cost(3 if q else 9, 5 if q else 20, args.baseline)
     print("whole runs: peak memory, parallel speed-up", flush=True)
     report.update(end_to_end([100, 1000] if q else [1000, 10_000]))
     load_after = os.getloadavg()
@@ -416,11 +455,44 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.out / "benchmark.json.partial"
     tmp.write_text(json.dumps(report, indent=2, default=str))
     tmp.replace(args.out / "benchmark.json")
+    print(json.dumps(headline(report)))
+    return 0
+
+
+def remeasure_fixed_cost(out: Path, repeats: int, jobs: int, baseline: Path | None) -> int:
+    """Replace the ``fixed_cost`` section of ``out/benchmark.json`` with a new measurement
+    (with its own date and load average); every other figure stays as measured."""
+    path = out / "benchmark.json"
+    if not path.is_file():
+        print(f"error: --only fixed_cost: {path} not found; run the full benchmark first",
+              file=sys.stderr)
+        return 2
+    report = json.loads(path.read_text())
+    load_before = os.getloadavg()
+    print("fixed cost: start-up and per job", flush=True)
+    section = fixed_cost(repeats, jobs, baseline)
+    section["measured"] = time.strftime("%Y-%m-%d %H:%M")
+    section["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
+    print(f"load average: {load_before[0]:.2f} -> {os.getloadavg()[0]:.2f}", flush=True)
+    report["fixed_cost"] = section
+    tmp = out / "benchmark.json.partial"
+    tmp.write_text(json.dumps(report, indent=2, default=str))
+    tmp.replace(path)
+    print(json.dumps(headline(report)))
+    return 0
+
+
+def headline(report: dict) -> dict:
+    """The headline figures of a report (the last line the benchmark prints)."""
+    raws = report["raw_simpy_measurements"]
+    raw = report["raw_simpy_events_per_s"]
+    load_before = report["machine"]["load_average"]["before"]
+    load_after = report["machine"]["load_average"]["after"]
     scen = report["scenarios"]
-    hosts = report["scaling"]["hosts"]
+    hosts = {int(k): v for k, v in report["scaling"]["hosts"].items()}  # str keys from JSON
     usual = raws["usual"]
     fixed = report["fixed_cost"]
-    headline = {
+    return {
         "raw_simpy_events_per_s": round(raw),
         "engine_events_per_s": {n: round(s["relevant_events_per_s"]) for n, s in scen.items()},
         "efficiency": {n: round(s["efficiency_modelled"], 3) for n, s in scen.items()},
@@ -440,13 +512,14 @@ def main(argv: list[str] | None = None) -> int:
         "startup_wall_s": round(fixed["startup"]["wall_s"], 3),
         "startup_10_replications_wall_s": round(fixed["startup_10_replications"]["wall_s"], 3),
         "per_job_wall_s": round(fixed["per_job"]["wall_s"], 3),
+        **({"baseline_startup_wall_s": round(fixed["baseline"]["startup"]["wall_s"], 3),
+            "baseline_per_job_wall_s": round(fixed["baseline"]["per_job"]["wall_s"], 3)}
+           if "baseline" in fixed else {}),
         "coupang_2025_10k_replications_s": round(
             report["parallel"]["coupang_2025_10k_seconds"], 1),
         "parallel_speedup": round(report["parallel"]["speedup"], 2),
         "load_average_1min": [round(load_before[0], 2), round(load_after[0], 2)],
     }
-    print(json.dumps(headline))
-    return 0
 
 
 if __name__ == "__main__":
