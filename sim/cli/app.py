@@ -838,10 +838,11 @@ def one_composition(argv: Sequence[str]) -> Iterator[None]:
       and Hydra's own; here each file is parsed once per process (conf/ keyed by path, size and
       mtime, so an edited file is read again) and every composition gets its own new config
       from the parsed data.
-    * Jobs of one *shape* (the same group choices and additions; ``seed=1`` and ``seed=2``
-      differ only in values) share one defaults list and one merge of their configs; each
-      job gets a deep copy, to which Hydra applies the job's own value overrides as usual
-      (tests/cli/test_app.py compares every config with Hydra's own).
+    * In a sweep (``-m``), jobs of one *shape* (the same group choices and additions;
+      ``seed=1`` and ``seed=2`` differ only in values) share one defaults list and one merge
+      of their configs; each job gets a deep copy, to which Hydra applies the job's own value
+      overrides as usual (tests/cli/test_app.py compares every config with Hydra's own). A
+      single run composes once and skips the copy (~15 ms).
 
     Together they cut the fixed cost of a short job by about half (experiments/benchmark/).
     """
@@ -961,8 +962,9 @@ def one_composition(argv: Sequence[str]) -> Iterator[None]:
     FileConfigSource.load_config = load_config  # type: ignore
     ImportlibResourcesConfigSource.load_config = load_resource  # type: ignore
     Sweeper.validate_batch_is_legal = validate_batch_is_legal  # type: ignore
-    loader_module.create_defaults_list = create_defaults_list  # type: ignore
-    ConfigLoaderImpl._compose_config_from_defaults_list = compose_from_defaults  # type: ignore
+    if any(arg in ("-m", "--multirun") for arg in argv):  # a run composes once: no copies
+        loader_module.create_defaults_list = create_defaults_list  # type: ignore
+        ConfigLoaderImpl._compose_config_from_defaults_list = compose_from_defaults  # type: ignore
     try:
         yield
     finally:
