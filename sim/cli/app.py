@@ -488,13 +488,18 @@ def write_trace(model: Any, seed: int, replication: int, run_dir: Path, *,
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> Any:
     """Hydra entry point: resolve the config once, then hand plain data to :func:`run_job`.
 
     A single run that fails on bad input prints one line and exits with code 2. A job of a
     multirun records its failure in its ``run.json``, prints one ``error:`` line naming the job
     and returns, so that the other jobs still run; the sweep's exit code comes at the end
     (see :func:`cli`).
+
+    Returns:
+        With an ``optimise`` node (``optimise=NAME``, for ``hydra/sweeper=optuna``): the job's
+        objective value, a tuple for several (:mod:`sim.analysis.objectives`); a bad node stops
+        the whole sweep with one line and exit 2 (every job would fail alike). Else None.
     """
     from hydra.core.hydra_config import HydraConfig
 
@@ -517,7 +522,10 @@ def main(cfg: DictConfig) -> None:
             begin_record(run_dir, meta)
             record_failure(run_dir, meta, err, t0)
             raise
-        run_job(plain, run_dir, scenario=scenario, job=job)
+        objective = _objective(plain)
+        summary = run_job(plain, run_dir, scenario=scenario, job=job)
+        if objective is not None:
+            return objective.of_job(run_dir, summary)
     except JobRunningElsewhere as err:  # another launcher's job owns the dir: not a failure
         if job.num is None:
             fail(str(err), code=1)
@@ -537,6 +545,18 @@ def main(cfg: DictConfig) -> None:
         first = f"{type(exc).__name__}: {exc}".splitlines()[0]
         print(f"error: {job.label()} [{' '.join(job.overrides)}]: {first} (traceback in "
               f"{run_dir / 'run.json'})", file=sys.stderr, flush=True)
+
+
+def _objective(plain: dict[str, Any]) -> Any:
+    """Pop and check ``plain["optimise"]`` (:func:`sim.analysis.objectives.pop_objective`)."""
+    if "optimise" not in plain:
+        return None
+    from sim.analysis.objectives import pop_objective
+
+    try:
+        return pop_objective(plain)
+    except SimError as err:
+        fail(str(err))
 
 
 def job_info(hc: Any) -> JobInfo:
