@@ -41,7 +41,7 @@ import sys
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,19 +49,22 @@ import numpy as np
 
 from sim.analysis.study import (
     OUTPUTS,
+    STUDY_KEYS,
     Parameter,
     Scenario,
+    Study,
     _hint,
+    add_study_arguments,
     check_keys,
     load_study,
-    parse_parameters,
     positive_int,
+    section,
     shown,
+    study_fields,
 )
 from sim.core.errors import ConfigError, SimError
 
-KEYS = ("scenario", "overrides", "replications", "seed", "horizon", "parameters", "targets",
-        "held_out", "abc")
+KEYS = (*STUDY_KEYS, "targets", "held_out", "abc")
 TARGET_KEYS = ("output", "value", "tolerance", "source", "measures")
 ABC_KEYS = ("population", "generations", "min_epsilon", "predictive")
 QUICK = {"replications": 20, "population": 20, "generations": 2, "predictive": 20}
@@ -80,24 +83,17 @@ class Target:
     measures: str
 
 
-@dataclass(frozen=True)
-class CalibrationStudy:
+@dataclass(frozen=True, kw_only=True)
+class CalibrationStudy(Study):
     """A parsed calibration file."""
 
-    path: Path
-    scenario: str
-    parameters: tuple[Parameter, ...]
     targets: tuple[Target, ...]
     held_out: str | None = None
     replications: int = 40
-    seed: int = 0
-    horizon: Any = None
-    overrides: tuple[str, ...] = ()
     population: int = 60
     generations: int = 5
     min_epsilon: float = 0.0
     predictive: int = 100
-    raw: Mapping[str, Any] = field(default_factory=dict)
 
     def quick(self) -> CalibrationStudy:
         """The same study at a few runs (a smoke test of the pipeline, not a result)."""
@@ -179,8 +175,8 @@ def parse_study(path: str | Path) -> CalibrationStudy:
     p, data = load_study(path, "calibration")
     try:
         check_keys(data, KEYS, ("scenario", "parameters", "targets"))
-        params = parse_parameters(data["parameters"])
-        if any(q.integer for q in params):
+        common = study_fields(p, data, 40)
+        if any(q.integer for q in common["parameters"]):
             raise ConfigError("parameters", "integer parameters cannot be calibrated here "
                                             "(ABC-SMC perturbs continuously)")
         targets = parse_targets(data["targets"])
@@ -191,29 +187,16 @@ def parse_study(path: str | Path) -> CalibrationStudy:
                                           f"{', '.join(names)}")
         if held is not None and len(targets) < 2:
             raise ConfigError("held_out", "needs at least two targets (one to leave out)")
-        abc = data.get("abc") or {}
-        if not isinstance(abc, Mapping):
-            raise ConfigError("abc", f"must be a mapping with keys {', '.join(ABC_KEYS)}")
-        for k in abc:
-            if k not in ABC_KEYS:
-                raise ConfigError(f"abc.{k}", f"unknown key{_hint(k, ABC_KEYS)}; allowed: "
-                                              f"{', '.join(ABC_KEYS)}")
+        abc = section(data, "abc", ABC_KEYS)
         min_eps = abc.get("min_epsilon", 0.0)
         if isinstance(min_eps, bool) or not isinstance(min_eps, (int, float)) or min_eps < 0:
             raise ConfigError("abc.min_epsilon", f"must be a number >= 0, got {min_eps!r}")
-        overrides = data.get("overrides") or []
-        if isinstance(overrides, str) or not isinstance(overrides, Sequence):
-            raise ConfigError("overrides", "must be a list of KEY=VALUE strings")
         return CalibrationStudy(
-            path=p, scenario=data["scenario"], parameters=tuple(params),
-            targets=tuple(targets), held_out=held,
-            replications=positive_int(data, "replications", 40, 2, 10**6),
-            seed=positive_int(data, "seed", 0, 0, 2**63), horizon=data.get("horizon"),
-            overrides=tuple(map(str, overrides)),
+            **common, targets=tuple(targets), held_out=held,
             population=positive_int(abc, "abc.population", 60, 5, 10**5),
             generations=positive_int(abc, "abc.generations", 5, 1, 100),
             min_epsilon=float(min_eps),
-            predictive=positive_int(abc, "abc.predictive", 100, 5, 10**5), raw=data)
+            predictive=positive_int(abc, "abc.predictive", 100, 5, 10**5))
     except ConfigError as err:
         raise SimError(f"{p}: {err}") from None
 
@@ -389,11 +372,7 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
 
     logging.getLogger("ABC").setLevel(logging.INFO if sys.stderr.isatty() else logging.WARNING)
     t0 = time.perf_counter()
-    try:
-        scenario = Scenario(study.scenario, study.overrides, study.parameters,
-                            study.replications, study.seed, study.horizon)
-    except ConfigError as err:
-        raise SimError(f"{study.path}: {err}") from None
+    scenario = study.build_scenario()
     out.mkdir(parents=True, exist_ok=True)
     db = (out / "calibration.db").resolve()
     if fresh and db.exists():
@@ -570,14 +549,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.calibrate CONFIG``: see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m sim.calibrate",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("config", help="a calibration file, or a name in conf/calibration/")
-    parser.add_argument("--out", type=Path, help="output dir (default "
-                        "outputs/calibration/NAME; the same dir resumes a stopped fit)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke test: {QUICK['population']} particles, "
-                             f"{QUICK['generations']} generations, {QUICK['replications']} "
-                             f"replications per batch")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    add_study_arguments(parser, "calibration",
+                        f"{QUICK['population']} particles, {QUICK['generations']} generations, "
+                        f"{QUICK['replications']} replications per batch (the same --out "
+                        f"resumes a stopped fit)")
     parser.add_argument("--fresh", action="store_true",
                         help="discard the database and start the fit afresh")
     parser.add_argument("--generations", type=int,

@@ -35,7 +35,7 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,40 +43,33 @@ import numpy as np
 
 from sim.analysis.study import (
     OUTPUTS,
-    Parameter,
-    Scenario,
+    STUDY_KEYS,
+    Study,
+    add_study_arguments,
     check_keys,
     check_outputs,
     load_study,
     measure_many,
-    parse_parameters,
     positive_int,
+    section,
     shown,
+    study_fields,
 )
 from sim.core.errors import ConfigError, SimError
 
-KEYS = ("scenario", "overrides", "replications", "seed", "horizon", "parameters", "outputs",
-        "sobol", "morris")
+KEYS = (*STUDY_KEYS, "outputs", "sobol", "morris")
 QUICK = {"replications": 20, "samples": 8, "trajectories": 4}
 
 
-@dataclass(frozen=True)
-class SensitivityStudy:
+@dataclass(frozen=True, kw_only=True)
+class SensitivityStudy(Study):
     """A parsed sensitivity file (see the module docstring)."""
 
-    path: Path
-    scenario: str
-    parameters: tuple[Parameter, ...]
     outputs: tuple[str, ...]
-    replications: int = 100
-    seed: int = 0
-    horizon: Any = None
-    overrides: tuple[str, ...] = ()
     samples: int = 64
     bootstrap: int = 500
     trajectories: int = 20
     levels: int = 4
-    raw: Mapping[str, Any] = field(default_factory=dict)
 
     def quick(self) -> SensitivityStudy:
         """The same study at a few runs (a smoke test of the pipeline, not a result)."""
@@ -88,16 +81,6 @@ class SensitivityStudy:
                        bootstrap=min(self.bootstrap, 100))
 
 
-def _section(data: Mapping[str, Any], key: str, allowed: Sequence[str]) -> Mapping[str, Any]:
-    node = data.get(key) or {}
-    if not isinstance(node, Mapping):
-        raise ConfigError(key, f"must be a mapping with keys {', '.join(allowed)}")
-    for k in node:
-        if k not in allowed:
-            raise ConfigError(f"{key}.{k}", f"unknown key; allowed: {', '.join(allowed)}")
-    return node
-
-
 def parse_study(path: str | Path) -> SensitivityStudy:
     """Read and check a sensitivity file.
 
@@ -107,25 +90,19 @@ def parse_study(path: str | Path) -> SensitivityStudy:
     p, data = load_study(path, "sensitivity")
     try:
         check_keys(data, KEYS, ("scenario", "parameters", "outputs"))
-        params = parse_parameters(data["parameters"])
+        common = study_fields(p, data, 100)
         outputs = check_outputs(data["outputs"], "outputs")
-        sobol = _section(data, "sobol", ("samples", "bootstrap"))
-        morris = _section(data, "morris", ("trajectories", "levels"))
+        sobol = section(data, "sobol", ("samples", "bootstrap"))
+        morris = section(data, "morris", ("trajectories", "levels"))
         samples = positive_int(sobol, "sobol.samples", 64, 2, 2**16)
         if samples & (samples - 1):
             raise ConfigError("sobol.samples", f"must be a power of 2 (Sobol' sequence), "
                                                f"got {samples}")
-        overrides = data.get("overrides") or []
-        if isinstance(overrides, str) or not isinstance(overrides, Sequence):
-            raise ConfigError("overrides", "must be a list of KEY=VALUE strings")
         return SensitivityStudy(
-            path=p, scenario=data["scenario"], parameters=tuple(params), outputs=tuple(outputs),
-            replications=positive_int(data, "replications", 100, 2, 10**6),
-            seed=positive_int(data, "seed", 0, 0, 2**63), horizon=data.get("horizon"),
-            overrides=tuple(map(str, overrides)), samples=samples,
+            **common, outputs=tuple(outputs), samples=samples,
             bootstrap=positive_int(sobol, "sobol.bootstrap", 500, 10, 10**5),
             trajectories=positive_int(morris, "morris.trajectories", 20, 2, 10**4),
-            levels=positive_int(morris, "morris.levels", 4, 2, 100), raw=data)
+            levels=positive_int(morris, "morris.levels", 4, 2, 100))
     except ConfigError as err:
         raise SimError(f"{p}: {err}") from None
 
@@ -204,11 +181,7 @@ def run_study(study: SensitivityStudy, out: Path, workers: int = 1,
     from sim.outputs.report import write_csv
 
     t0 = time.perf_counter()
-    try:
-        scenario = Scenario(study.scenario, study.overrides, study.parameters,
-                            study.replications, study.seed, study.horizon)
-    except ConfigError as err:
-        raise SimError(f"{study.path}: {err}") from None
+    scenario = study.build_scenario()
     prob = problem(study)
     units = sobol_sample.sample(prob, study.samples, calc_second_order=False, seed=study.seed)
     m_units = (morris_sample.sample(prob, study.trajectories, num_levels=study.levels,
@@ -295,14 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.sensitivity CONFIG``: see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m sim.sensitivity",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("config", help="a sensitivity file, or a name in conf/sensitivity/")
-    parser.add_argument("--out", type=Path, help="output dir (default "
-                        "outputs/sensitivity/NAME/DATE_TIME)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke test: {QUICK['replications']} replications, "
-                             f"{QUICK['samples']} Sobol samples, {QUICK['trajectories']} "
-                             f"Morris trajectories")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    add_study_arguments(parser, "sensitivity",
+                        f"{QUICK['replications']} replications, {QUICK['samples']} Sobol "
+                        f"samples, {QUICK['trajectories']} Morris trajectories")
     parser.add_argument("--no-morris", action="store_true", help="Sobol indices only")
     args = parser.parse_args(argv)
     try:

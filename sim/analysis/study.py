@@ -27,7 +27,7 @@ import difflib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +258,82 @@ def positive_int(data: Mapping[str, Any], key: str, default: int | None = None,
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ConfigError(key, f"must be an integer in [{lo}, {hi}], got {value!r}")
     return value
+
+
+def section(data: Mapping[str, Any], key: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    """The mapping ``data[key]`` (empty when absent), with no key outside ``allowed``."""
+    node = data.get(key) or {}
+    if not isinstance(node, Mapping):
+        raise ConfigError(key, f"must be a mapping with keys {', '.join(allowed)}")
+    for k in node:
+        if k not in allowed:
+            raise ConfigError(f"{key}.{k}", f"unknown key{_hint(k, allowed)}; allowed: "
+                                            f"{', '.join(allowed)}")
+    return node
+
+
+#: The top-level keys every study file has (a kind of study adds its own).
+STUDY_KEYS = ("scenario", "overrides", "replications", "seed", "horizon", "parameters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study:
+    """What every study file holds (see the module docstring); sensitivity and calibration
+    studies add their own keys.
+
+    Attributes:
+        path: the file.
+        scenario, overrides: the scenario as on the command line.
+        parameters: the varied keys and their ranges.
+        replications, seed, horizon: of every batch (horizon None: the scenario's own).
+        raw: the file's content, as read.
+    """
+
+    path: Path
+    scenario: str
+    parameters: tuple[Parameter, ...]
+    replications: int = 100
+    seed: int = 0
+    horizon: Any = None
+    overrides: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def build_scenario(self) -> Scenario:
+        """Compose the scenario and check every parameter against it.
+
+        Raises:
+            SimError: a bad scenario, override, key or range, as one line naming the file.
+        """
+        try:
+            return Scenario(self.scenario, self.overrides, self.parameters, self.replications,
+                            self.seed, self.horizon)
+        except ConfigError as err:
+            raise SimError(f"{self.path}: {err}") from None
+
+
+def study_fields(path: Path, data: Mapping[str, Any], replications: int) -> dict[str, Any]:
+    """The :class:`Study` fields of a study file's ``data`` (``replications``: the default).
+
+    Raises:
+        ConfigError: a bad parameter, override list, replication count or seed.
+    """
+    overrides = data.get("overrides") or []
+    if isinstance(overrides, str) or not isinstance(overrides, Sequence):
+        raise ConfigError("overrides", "must be a list of KEY=VALUE strings")
+    return {"path": path, "scenario": data["scenario"],
+            "parameters": tuple(parse_parameters(data["parameters"])),
+            "replications": positive_int(data, "replications", replications, 2, 10**6),
+            "seed": positive_int(data, "seed", 0, 0, 2**63), "horizon": data.get("horizon"),
+            "overrides": tuple(map(str, overrides)), "raw": data}
+
+
+def add_study_arguments(parser: Any, kind: str, quick: str) -> None:
+    """The arguments every study command takes: CONFIG, ``--out``, ``--quick``, ``--workers``
+    (``kind``: the conf/ folder of its files; ``quick``: what ``--quick`` runs)."""
+    parser.add_argument("config", help=f"a {kind} file, or a name in conf/{kind}/")
+    parser.add_argument("--out", type=Path, help=f"output dir (default outputs/{kind}/NAME...)")
+    parser.add_argument("--quick", action="store_true", help=f"a smoke test: {quick}")
+    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
 
 
 # -- the scenario -------------------------------------------------------------------------------
