@@ -138,12 +138,7 @@ def parse_targets(node: Any) -> list[Target]:
     targets = []
     for name, spec in node.items():
         at = f"targets.{name}"
-        if not isinstance(spec, Mapping):
-            raise ConfigError(at, f"must be a mapping with keys {', '.join(TARGET_KEYS)}")
-        for k in spec:
-            if k not in TARGET_KEYS:
-                raise ConfigError(f"{at}.{k}", f"unknown key{_hint(k, TARGET_KEYS)}; allowed: "
-                                               f"{', '.join(TARGET_KEYS)}")
+        spec = section(node, name, TARGET_KEYS, at)
         for k in TARGET_KEYS:
             if k not in spec:
                 raise ConfigError(f"{at}.{k}", "is required")

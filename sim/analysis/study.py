@@ -260,15 +260,18 @@ def positive_int(data: Mapping[str, Any], key: str, default: int | None = None,
     return value
 
 
-def section(data: Mapping[str, Any], key: str, allowed: Sequence[str]) -> Mapping[str, Any]:
-    """The mapping ``data[key]`` (empty when absent), with no key outside ``allowed``."""
+def section(data: Mapping[str, Any], key: str, allowed: Sequence[str],
+            at: str | None = None) -> Mapping[str, Any]:
+    """The mapping ``data[key]`` (empty when absent), with no key outside ``allowed``; errors
+    name it ``at`` (default ``key``)."""
+    at = at or key
     node = data.get(key) or {}
     if not isinstance(node, Mapping):
-        raise ConfigError(key, f"must be a mapping with keys {', '.join(allowed)}")
+        raise ConfigError(at, f"must be a mapping with keys {', '.join(allowed)}")
     for k in node:
         if k not in allowed:
-            raise ConfigError(f"{key}.{k}", f"unknown key{_hint(k, allowed)}; allowed: "
-                                            f"{', '.join(allowed)}")
+            raise ConfigError(f"{at}.{k}", f"unknown key{_hint(k, allowed)}; allowed: "
+                                           f"{', '.join(allowed)}")
     return node
 
 
