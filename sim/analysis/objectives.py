@@ -187,4 +187,39 @@ def pop_objective(cfg: dict[str, Any]) -> Objective | None:
     regime = cfg.get("regime")
     has_firm = cfg.get("firm") is not None or (
         isinstance(regime, Mapping) and regime.get("name", "none") != "none")
-    return parse_objective(node, has_firm)
+    objective = parse_objective(node, has_firm)
+    check_directions(objective, sweeper_directions())
+    return objective
+
+
+def sweeper_directions() -> list[str] | None:
+    """The running sweeper's ``direction`` as a list (Optuna's sweeper has one); None outside
+    Hydra or for a sweeper without directions."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    if not HydraConfig.initialized():
+        return None
+    direction = OmegaConf.select(HydraConfig.get(), "sweeper.direction", default=None)
+    if direction is None:
+        return None
+    if isinstance(direction, str):
+        return [direction]
+    return [str(getattr(d, "name", d)) for d in direction]
+
+
+def check_directions(objective: Objective, directions: Sequence[str] | None) -> None:
+    """Refuse a sweeper told a different number of objectives, or told to maximise one.
+
+    Raises:
+        ConfigError: naming ``optimise.objective`` and the direction to set.
+    """
+    if directions is None:
+        return
+    n = len(objective.names)
+    want = "[" + ",".join(["minimize"] * n) + "]" if n > 1 else "minimize"
+    if len(directions) != n or any(d != "minimize" for d in directions):
+        raise ConfigError("optimise.objective", f"{n} objective{'s' if n > 1 else ''} "
+                          f"({', '.join(objective.names)}), all minimised, but the sweeper's "
+                          f"direction is {list(directions)}: set 'hydra.sweeper.direction="
+                          f"{want}'")

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from sim.analysis.objectives import OBJECTIVES, Objective, parse_objective, pop_objective
+from sim.analysis.objectives import (
+    OBJECTIVES,
+    Objective,
+    check_directions,
+    parse_objective,
+    pop_objective,
+)
 from sim.core.errors import ConfigError
 from sim.outputs.results import ReplicationResult
 
@@ -82,6 +88,16 @@ def test_values_penalty_and_violations_are_the_stated_arithmetic():
     assert set(OBJECTIVES) >= {"p_dwell_over_7d", "mean_records", "control_cost_usd"}
 
 
+def test_the_sweeper_must_minimise_as_many_objectives_as_there_are():
+    two = Objective(("control_cost_usd", "mean_records"))
+    check_directions(two, None)  # not under a sweeper with directions
+    check_directions(two, ["minimize", "minimize"])
+    with pytest.raises(ConfigError, match=r"direction=\[minimize,minimize\]"):
+        check_directions(two, ["minimize"])
+    with pytest.raises(ConfigError, match="all minimised"):
+        check_directions(Objective(("mean_records",)), ["maximize"])
+
+
 # -- through python -m sim -------------------------------------------------------------------------
 def test_a_bad_objective_is_one_line_and_exit_2(tmp_path):
     proc = run_sim("scenario=analytic_monitoring", "optimise=dwell",
@@ -112,6 +128,19 @@ def study_of(db: Path, name: str):
 
 SWEEP = ("-m", "hydra/sweeper=optuna_sqlite", "scenario=analytic_monitoring", "optimise=dwell",
          "output.plot=false", "hydra.sweeper.study_name=s")
+
+
+@needs_optuna
+@pytest.mark.slow
+def test_a_sweep_with_the_wrong_number_of_directions_stops_at_once(tmp_path):
+    proc = run_sim("-m", "hydra/sweeper=optuna_sqlite", "optimise=cost_vs_records",
+                   "firm=coupang_2025", "scenario=analytic_monitoring", "replications=5",
+                   "triage.analysts=range(1,3)", "hydra.sweeper.n_trials=3",
+                   f"hydra.sweep.dir={tmp_path / 'm'}", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "error: optimise.objective: 2 objectives"), proc.stderr[-2000:]
+    assert not list((tmp_path / "m").rglob("replications.csv"))  # nothing simulated
 
 
 @needs_optuna
