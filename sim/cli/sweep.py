@@ -644,11 +644,15 @@ def index_job_dirs(sweep_dir: Path) -> dict[int, Path]:
     return index
 
 
-def sweep_outcome(sweep_dir: Path, manifest: Mapping[str, Any] | None = None) -> SweepOutcome:
+def sweep_outcome(sweep_dir: Path, manifest: Mapping[str, Any] | None = None,
+                  started: float | None = None) -> SweepOutcome:
     """Classify every job of the sweep in ``sweep_dir`` (from its manifest, else its dirs).
 
     With a manifest a job whose dir does not exist is ``missing``; a job dir is matched by the
     job number its ``run.json`` records (or its name), so any ``hydra.sweep.subdir`` works.
+    A complete job counts as done before (reused) when it finished before the sweep started:
+    the manifest's start, else ``started`` (epoch seconds; a sweeper whose jobs are not known
+    in advance, such as Optuna's, writes no manifest), else every complete job.
     """
     manifest = manifest if manifest is not None else read_manifest(sweep_dir)
     if manifest is not None:
@@ -658,7 +662,7 @@ def sweep_outcome(sweep_dir: Path, manifest: Mapping[str, Any] | None = None) ->
         started = float(manifest.get("started", math.inf))
     else:
         dirs = find_job_dirs(sweep_dir)
-        started = math.inf
+        started = math.inf if started is None else started
     states = [job_state(d) for d in dirs]
     counts = {s: sum(st.status == s for st in states) for s in STATES}
     reused = sum(st.status == "complete" and float(st.meta.get("finished", 0)) < started
@@ -691,6 +695,7 @@ class SweepCallback(_callback_base()):  # type: ignore[misc]
         from hydra.core.global_hydra import GlobalHydra
         from omegaconf import OmegaConf
 
+        self.started = time.time()  # the tally's "done before" when there is no manifest
         sweep_dir = Path(str(config.hydra.sweep.dir))
         overrides = sweep_overrides(config.hydra)
         if overrides is None:
@@ -709,7 +714,7 @@ class SweepCallback(_callback_base()):  # type: ignore[misc]
 
         global LAST_SWEEP
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        outcome = sweep_outcome(sweep_dir)
+        outcome = sweep_outcome(sweep_dir, started=getattr(self, "started", None))
         LAST_SWEEP = outcome
         print(outcome.line(), flush=True)
         if outcome.elsewhere:

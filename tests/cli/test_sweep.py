@@ -145,6 +145,21 @@ def test_job_state_tells_complete_from_everything_that_only_looks_like_it(tmp_pa
     assert sweep.job_state(tmp_path / "nowhere").status == "missing"
 
 
+def test_without_a_manifest_only_jobs_finished_before_the_sweep_count_as_done_before(tmp_path):
+    """An Optuna sweep writes no manifest: the tally must not call the jobs it just ran
+    'done before, skipped'."""
+    for num, finished in ((0, 100.0), (1, 300.0), (2, 400.0)):
+        d = tmp_path / str(num)
+        d.mkdir()
+        (d / "run.json").write_text(json.dumps({"status": "complete", "finished": finished}))
+        (d / "replications.csv").write_text("x\n")
+        (d / "summary.json").write_text('{"replications": 1}')
+    assert sweep.sweep_outcome(tmp_path, started=200.0).reused == 1
+    assert "3 complete (1 done before, skipped)" in sweep.sweep_outcome(tmp_path,
+                                                                        started=200.0).line()
+    assert sweep.sweep_outcome(tmp_path).reused == 3  # no start known: the old reading
+
+
 def test_skip_rule_needs_same_hash_same_version_and_the_files(tmp_path):
     from sim import __version__
     (tmp_path / "replications.csv").write_text("x\n")
