@@ -678,6 +678,30 @@ def check_launcher(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
                      f"{install}")
 
 
+#: sweeper prefix -> (plugin module, how to install it)
+SWEEPER_PLUGINS = {
+    "optuna": ("hydra_plugins.hydra_optuna_sweeper",
+               "pip install -e '.[optimise]' (hydra-optuna-sweeper)"),
+}
+
+
+def check_sweeper(argv: list[str]) -> None:
+    """Reject ``hydra/sweeper=NAME`` whose plugin is not installed, in one line, saying what
+    to install (``optuna_sqlite``, our preset in conf/hydra/sweeper/, and the plugin's own
+    ``optuna`` both need hydra-optuna-sweeper; without it Hydra says only that it cannot find
+    the sweeper's config)."""
+    import importlib.util
+
+    for arg in argv:
+        if not arg.startswith("hydra/sweeper="):
+            continue
+        name = arg.split("=", 1)[1]
+        for prefix, (module, install) in SWEEPER_PLUGINS.items():
+            if name.startswith(prefix) and importlib.util.find_spec(module) is None:
+                fail(f"hydra/sweeper={name}: the {prefix} sweeper plugin is not installed; "
+                     f"{install}")
+
+
 def absolute_sweep_dir(argv: list[str]) -> list[str]:
     """``argv`` with a relative ``hydra.sweep.dir=DIR`` made absolute (from the cwd).
 
@@ -1023,6 +1047,7 @@ def cli() -> None:
         sys.argv[1:] = flags[:1] + [a for a in sys.argv[1:] if a not in ("-m", "--multirun")]
     check_group_choices(sys.argv[1:])
     check_launcher(sys.argv[1:])
+    check_sweeper(sys.argv[1:])
     sys.argv[1:] = absolute_sweep_dir(sys.argv[1:])
     check_output_dirs(sys.argv[1:])
     if any("launcher" in arg for arg in sys.argv[1:]):

@@ -504,6 +504,24 @@ def test_unknown_launcher_is_one_line(capsys):
     check_launcher(["hydra/launcher=local", "hydra/launcher=joblib"])  # installed: no error
 
 
+def test_missing_sweeper_plugin_is_one_line_saying_what_to_install(capsys, monkeypatch):
+    import importlib.util
+
+    from sim.cli.app import check_sweeper
+
+    check_sweeper(["hydra/sweeper=basic", "seed=1,2"])  # not a plugin: nothing to check
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None
+                        if name == "hydra_plugins.hydra_optuna_sweeper" else real(name, *a))
+    for name in ("optuna_sqlite", "optuna"):
+        with pytest.raises(SystemExit) as exc:
+            check_sweeper([f"hydra/sweeper={name}", "optimise=dwell"])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: hydra/sweeper={name}: the optuna sweeper plugin is not "
+                       "installed; pip install -e '.[optimise]' (hydra-optuna-sweeper)\n")
+
+
 def test_sweep_overrides_put_sweeper_params_first_and_know_only_the_basic_sweeper():
     from omegaconf import OmegaConf
 
