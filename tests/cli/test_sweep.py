@@ -374,6 +374,13 @@ def test_killed_sweep_leaves_nothing_that_looks_complete_and_resumes(tmp_path):
 RAY = importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None
 
 
+def _sigint_default() -> None:
+    """In the child before exec: Ctrl-C (SIGINT) at its default even when this test process
+    was started with it ignored (a background job), so `ray start --block` stops on the
+    SIGINT the fixture sends instead of waiting out its 60 s."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A Ray cluster running on this machine (``ray start --head``), as a user may have one.
@@ -390,7 +397,7 @@ def ray_cluster():
     proc = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--num-cpus=1",
                              "--disable-usage-stats", "--include-dashboard=false"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_sigint_default)
     try:
         deadline = time.monotonic() + 120
         while not current.exists():
