@@ -95,13 +95,11 @@ class CalibrationStudy(Study):
     min_epsilon: float = 0.0
     predictive: int = 100
 
+    QUICK = QUICK
+
     def quick(self) -> CalibrationStudy:
-        """The same study at a few runs (a smoke test of the pipeline, not a result)."""
-        return replace(self, replications=min(self.replications, QUICK["replications"]),
-                       population=min(self.population, QUICK["population"]),
-                       generations=min(self.generations, QUICK["generations"]),
-                       predictive=min(self.predictive, QUICK["predictive"]),
-                       raw={**self.raw, "quick": True})
+        """The same study at a few runs (:meth:`Study.quick`), marked quick in its record."""
+        return replace(super().quick(), raw={**self.raw, "quick": True})
 
     def digest(self) -> str:
         """A hash of what the fit depends on: a changed file starts a new fit. The number of

@@ -58,7 +58,7 @@ from sim.analysis.study import (
 from sim.core.errors import ConfigError, SimError
 
 KEYS = (*STUDY_KEYS, "outputs", "sobol", "morris")
-QUICK = {"replications": 20, "samples": 8, "trajectories": 4}
+QUICK = {"replications": 20, "samples": 8, "trajectories": 4, "bootstrap": 100}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,15 +70,7 @@ class SensitivityStudy(Study):
     bootstrap: int = 500
     trajectories: int = 20
     levels: int = 4
-
-    def quick(self) -> SensitivityStudy:
-        """The same study at a few runs (a smoke test of the pipeline, not a result)."""
-        from dataclasses import replace
-
-        return replace(self, replications=min(self.replications, QUICK["replications"]),
-                       samples=min(self.samples, QUICK["samples"]),
-                       trajectories=min(self.trajectories, QUICK["trajectories"]),
-                       bootstrap=min(self.bootstrap, 100))
+    QUICK = QUICK
 
 
 def parse_study(path: str | Path) -> SensitivityStudy:

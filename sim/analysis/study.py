@@ -27,9 +27,9 @@ import difflib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -300,6 +300,14 @@ class Study:
     horizon: Any = None
     overrides: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    #: the sizes a quick run caps (each study kind names its own)
+    QUICK: ClassVar[Mapping[str, int]] = {}
+
+    def quick(self) -> Any:
+        """The same study at a few runs (a smoke test of the pipeline, not a result): each
+        size in :attr:`QUICK` capped at its quick value."""
+        return replace(self, **{k: min(getattr(self, k), v) for k, v in self.QUICK.items()})
 
     def build_scenario(self) -> Scenario:
         """Compose the scenario and check every parameter against it.
