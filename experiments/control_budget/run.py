@@ -25,6 +25,12 @@ A. **Cheapest mix with P(dwell > 7 d) <= 5%** (TPE): minimise the yearly control
 B. **Pareto front of cost against mean records taken** (NSGA-II, two objectives): the
    non-dominated trials, each run again with a fresh seed and ``FRONT_REPLICATIONS``
    replications for 95% intervals.
+C. **Cheapest mix against all three insiders** (TPE): the worst of the three insiders' P.
+D. **Cheapest mix with a team that keeps up** (TPE, conf/optimise/control_budget_staffed.yaml):
+   A's question with a second limit, the analysts' offered load at most 1
+   (:func:`sim.controls.triage.offered_load`). The policy layer prices analyst seats, not their
+   workload, so A may pick a team of one that only keeps up because old benign alerts age out
+   unreviewed; D's answer is chosen among A, B and D's trials whose load is below 1.
 
     python experiments/control_budget/run.py            # full study (~20 min on one core)
     python experiments/control_budget/run.py --quick    # a few trials, into a scratch dir
@@ -69,10 +75,12 @@ CHECK_SEED = 7_2025    # fresh seeds for the re-runs (another stream than the se
 HORIZON = "1y"
 LIMIT = 0.05           # P(dwell > 7 d) at most this (issue #15)
 FULL = {"replications": 200, "trials_a": 200, "trials_b": 320, "trials_c": 150,
-        "population": 40, "check_replications": 4000, "front_replications": 1000,
-        "front_max": 30}
-QUICK = {"replications": 80, "trials_a": 12, "trials_b": 12, "trials_c": 8, "population": 6,
-         "check_replications": 100, "front_replications": 60, "front_max": 4}
+        "trials_d": 150, "population": 40, "check_replications": 4000,
+        "front_replications": 1000, "front_max": 30}
+QUICK = {"replications": 80, "trials_a": 12, "trials_b": 12, "trials_c": 8, "trials_d": 8,
+         "population": 6, "check_replications": 100, "front_replications": 60, "front_max": 4}
+#: a team that keeps up: offered load below this (study D, conf/optimise/control_budget_staffed)
+MAX_LOAD = 1.0
 #: The insiders of study C (and of the chosen mix's re-runs): the case's own, and two it was
 #: not fitted to. Half the case's 630 requests per address-hour (conf/insider/former_employee.yaml)
 #: is the low end of the sensitivity study's range; the prober (conf/insider/strategy/) backs
@@ -195,10 +203,13 @@ class Evaluator:
         self.firm = Firm.from_mapping(yaml.safe_load(firm_file.read_text(encoding="utf-8")))
         opt = yaml.safe_load((CONF_DIR / "optimise" / "control_budget.yaml").read_text())
         self.constrained = parse_objective(opt)
+        opt = yaml.safe_load((CONF_DIR / "optimise" / "control_budget_staffed.yaml").read_text())
+        self.staffed = parse_objective(opt)
         self.objective = parse_objective({"objective": ["control_cost_usd", "mean_records"]})
 
     def run(self, x: dict[str, Any], seed: int = SEED, replications: int | None = None,
             ) -> dict[str, Any]:
+        from sim.controls.triage import offered_load
         from sim.core.engine import build_model, simulate_many
         from sim.policy.model import control_costs
 
@@ -207,6 +218,7 @@ class Evaluator:
             cfg["replications"] = replications
         model = build_model(cfg)
         costs = control_costs(model, self.firm)
+        load = offered_load(model, seed)["offered_load"]
         results = list(simulate_many(model, seed, range(model.run.replications)))
         measured = self.constrained.measure(results, model.run.horizon, costs.total_usd)
         measured.update(self.objective.measure(results, model.run.horizon, costs.total_usd))
@@ -223,7 +235,10 @@ class Evaluator:
                 "p_dwell_over_7d_hi": lo_hi[1], "mean_records": float(rec.mean()),
                 "mean_records_lo": rec_ci[0], "mean_records_hi": rec_ci[1],
                 "median_dwell_days": _median_days(results, model.run.horizon),
-                "penalised_cost_usd": self.constrained.value(measured)}
+                "offered_load": load,
+                "penalised_cost_usd": self.constrained.value(measured),
+                "penalised_cost_staffed_usd": self.staffed.value(
+                    self.staffed.measure(results, model.run.horizon, costs.total_usd, load))}
 
 
 def _median_days(results: list[Any], horizon: float) -> float:
@@ -271,6 +286,12 @@ def search(evs: dict[str, Evaluator], size: dict[str, int], log: Any) -> list[di
         rows.append(row("B_cost_vs_records", trial, x, out))
         return out["control_cost_usd"], out["mean_records"]
 
+    def objective_d(trial: Any) -> float:
+        x = suggest(trial)
+        out = ev.run(x)
+        rows.append(row("D_staffed_within_a_week", trial, x, out))
+        return out["penalised_cost_staffed_usd"]
+
     def objective_c(trial: Any) -> float:
         x = suggest(trial)
         outs = {name: e.run(x) for name, e in evs.items()}
@@ -291,7 +312,10 @@ def search(evs: dict[str, Evaluator], size: dict[str, int], log: Any) -> list[di
              objective_b, size["trials_b"]),
             ("C", optuna.create_study(direction="minimize",
                                       sampler=optuna.samplers.TPESampler(seed=SEED)),
-             objective_c, size["trials_c"])):
+             objective_c, size["trials_c"]),
+            ("D", optuna.create_study(direction="minimize",
+                                      sampler=optuna.samplers.TPESampler(seed=SEED)),
+             objective_d, size["trials_d"])):
         t0 = time.perf_counter()
         study.optimize(objective, n_trials=n, callbacks=[
             lambda s, t, label=label, n=n, t0=t0: _progress(log, label, t.number + 1, n, t0)])
@@ -308,10 +332,11 @@ def _flat(x: dict[str, Any]) -> dict[str, Any]:
     return {k: x.get(k) for k in SPACE}
 
 
-def choose(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def choose(rows: list[dict[str, Any]], max_load: float = math.inf) -> dict[str, Any] | None:
     """The cheapest trial whose upper 95% bound of P(dwell > 7 d) is within the limit (for
-    study C's rows: the largest upper bound of the three insiders)."""
-    ok = [r for r in rows if r["p_dwell_over_7d_hi"] <= LIMIT]
+    study C's rows: the largest upper bound of the three insiders) and whose analysts' offered
+    load is below ``max_load``."""
+    ok = [r for r in rows if r["p_dwell_over_7d_hi"] <= LIMIT and r["offered_load"] < max_load]
     return min(ok, key=lambda r: r["control_cost_usd"]) if ok else None
 
 
@@ -347,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
            for name, (_label, extra) in INSIDERS.items()}
     ev = evs["case"]
     log(f"{SCENARIO} with firm={FIRM}: {size['trials_a']} + {size['trials_b']} + "
-        f"{size['trials_c']} (x 3 insiders) trials x {size['replications']} replications")
+        f"{size['trials_c']} (x 3 insiders) + {size['trials_d']} trials x "
+        f"{size['replications']} replications")
     rows = search(evs, size, log)
     t_search = time.perf_counter() - t0
 
@@ -356,15 +382,17 @@ def main(argv: list[str] | None = None) -> int:
     case_rows = [r for r in rows if not r["study"].startswith("C")]
     checks = {name: Evaluator(size["check_replications"], extra)
               for name, (_label, extra) in INSIDERS.items()}
-    for question, pool in (("the case's insider", case_rows),
-                           ("all three insiders", [r for r in rows
-                                                   if r["study"].startswith("C")])):
-        best = choose(pool)
+    for question, pool, max_load in (
+            ("the case's insider", [r for r in case_rows if not r["study"].startswith("D")],
+             math.inf),
+            ("all three insiders", [r for r in rows if r["study"].startswith("C")], math.inf),
+            (STAFFED, case_rows, MAX_LOAD)):
+        best = choose(pool, max_load)
         if best is None:
             log(f"no trial met the limit for {question}")
             continue
         x = mix_of(best)
-        res = best if question == "the case's insider" else evs["case"].run(x)
+        res = best if question != "all three insiders" else evs["case"].run(x)
         chosen_rows.append({"question": question, "evaluation": "search (same seed as every "
                             "trial), the case's insider", "mix": describe(x), **_flat(x),
                             **{k: res[k] for k in RESULT_KEYS}})
@@ -374,9 +402,11 @@ def main(argv: list[str] | None = None) -> int:
                                 "mix": describe(x), **_flat(x),
                                 **{k: res[k] for k in RESULT_KEYS}})
         log(f"chosen for {question}: {describe(x)}: {best['control_cost_usd']:,.0f} USD a year")
-    by_estimate = min((r for r in case_rows if r["p_dwell_over_7d"] <= LIMIT),
+    ab_rows = [r for r in case_rows if not r["study"].startswith("D")]
+    by_estimate = min((r for r in ab_rows if r["p_dwell_over_7d"] <= LIMIT),
                       key=lambda r: r["control_cost_usd"], default=None)
     # the Pareto front of studies A and B (the case's insider; every trial measured both)
+    case_rows = ab_rows
     front_idx = pareto([(r["control_cost_usd"], r["mean_records"]) for r in case_rows])
     if len(front_idx) > size["front_max"]:  # keep an even spread along the cost axis
         pick = np.linspace(0, len(front_idx) - 1, size["front_max"]).round().astype(int)
@@ -433,7 +463,9 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
 RESULT_KEYS = ("replications", "seed", "control_cost_usd", "analysts_usd", "monitoring_usd",
                "rules_usd", "audits_usd", "keys_usd", "p_dwell_over_7d", "p_dwell_over_7d_lo",
                "p_dwell_over_7d_hi", "mean_records", "mean_records_lo", "mean_records_hi",
-               "median_dwell_days")
+               "median_dwell_days", "offered_load")
+#: the question of study D
+STAFFED = "the case's insider, with a team that keeps up"
 
 
 def _usd(v: float) -> str:
@@ -454,13 +486,17 @@ def _rec(r: dict[str, Any]) -> str:
 def write_markdown(chosen: list[dict[str, Any]], front: list[dict[str, Any]],
                    meta: dict[str, Any], path: Path) -> None:
     lines = []
-    for question in ("the case's insider", "all three insiders"):
+    for question in ("the case's insider", "all three insiders", STAFFED):
         rows = [r for r in chosen if r["question"] == question]
         lines += [f"### The cheapest mix with P(dwell > 7 d) <= 5% against {question}", ""]
         if not rows:
             lines += ["No trial met the limit with its upper 95% bound.", ""]
             continue
-        lines += [f"**{rows[0]['mix']}**: {_usd(rows[0]['control_cost_usd'])} USD a year.",
+        load = rows[0]["offered_load"]
+        lines += [f"**{rows[0]['mix']}**: {_usd(rows[0]['control_cost_usd'])} USD a year; the "
+                  f"analysts' offered load {load:.2f}"
+                  + (" (overloaded: old benign alerts age out unreviewed)." if load >= 1
+                     else "."),
                   "", "| evaluation | replications | P(dwell > 7 d) [95% CI] | mean records "
                   "taken [95% CI] | median dwell |", "|---|---|---|---|---|"]
         for r in rows:
@@ -474,7 +510,8 @@ def write_markdown(chosen: list[dict[str, Any]], front: list[dict[str, Any]],
     for r in front:
         lines.append(f"| {_usd(r['control_cost_usd'])} | {r['mix']} | {_rec(r)} | {_pct(r)} |")
     lines += ["", f"Search: {meta['trials']} trials ({meta['trials_a']} TPE, {meta['trials_b']} "
-              f"NSGA-II, {meta['trials_c']} TPE against all three insiders) x "
+              f"NSGA-II, {meta['trials_c']} TPE against all three insiders, "
+              f"{meta.get('trials_d', 0)} TPE with a team that keeps up) x "
               f"{meta['replications']} replications, seed {meta['seed']}; re-runs: "
               f"seed {meta['check_seed']}, {meta['check_replications']} replications for the "
               f"chosen mixes, {meta['front_replications']} for each front point. Clopper-Pearson "
@@ -496,7 +533,8 @@ def plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], chosen: list[d
     p7 = np.array([r["p_dwell_over_7d"] for r in rows])
     colour = {"A_cheapest_within_a_week": ("#999999", "trials, A: cheapest (TPE)"),
               "B_cost_vs_records": ("#56B4E9", "trials, B: Pareto (NSGA-II)"),
-              "C_robust_within_a_week": ("#009E73", "trials, C: all three insiders (worst)")}
+              "C_robust_within_a_week": ("#009E73", "trials, C: all three insiders (worst)"),
+              "D_staffed_within_a_week": ("#E69F00", "trials, D: a team that keeps up (TPE)")}
     for study, (c, label) in colour.items():
         m = np.array([r["study"] == study for r in rows])
         if not study.startswith("C"):
@@ -512,7 +550,8 @@ def plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], chosen: list[d
                      fmt="o-", ms=4, color="#0072B2", capsize=2, lw=1, drawstyle="steps-post",
                      label=f"Pareto front, re-run ({meta['front_replications']} replications)")
     for question, colour_, marker in (("the case's insider", "#D55E00", "*"),
-                                      ("all three insiders", "#CC79A7", "P")):
+                                      ("all three insiders", "#CC79A7", "P"),
+                                      (STAFFED, "#E69F00", "D")):
         sel = [r for r in chosen if r["question"] == question
                and r["evaluation"].startswith("fresh seed")]
         if not sel:

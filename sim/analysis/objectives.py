@@ -9,9 +9,13 @@ with an ``optimise`` node::
       penalty: 1.0e8                       # added per unit of an output above its limit
 
 Each name is one of :data:`OBJECTIVES`: every output of :data:`sim.analysis.study.OUTPUTS`
-(measured on the job's ``replications.csv``) and ``control_cost_usd``, the yearly cost of the
+(measured on the job's ``replications.csv``), ``control_cost_usd``, the yearly cost of the
 job's controls as the policy layer prices them (:func:`sim.policy.model.control_costs`; it needs
-a firm: ``firm=coupang_2025``). Every objective is minimised.
+a firm: ``firm=coupang_2025``), and ``offered_load``, what the benign alerts ask of the analyst
+team (:func:`sim.controls.triage.offered_load`: above 1 the queue grows without bound and only
+the alert age limit holds it back). Every objective is minimised, and each can be a limit:
+``limits: {offered_load: 1.0}`` asks for a team that keeps up - the cost model prices analyst
+seats, not their workload, so without it an overloaded team of one looks cheap.
 
 Optuna's Hydra sweeper tells a study only the values a job returns, so a limit becomes a
 penalty: the single objective plus ``penalty x`` the excess of each limited output over its
@@ -43,9 +47,13 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
     **{name: (what, unit) for name, (_fn, what, unit) in OUTPUTS.items()},
     "control_cost_usd": ("yearly cost of the controls (policy layer, the firm's unit costs)",
                          "USD a year"),
+    "offered_load": ("analyst team's offered load: benign work asked per analyst on shift "
+                     "(above 1 the queue grows without bound)", "ratio"),
 }
 #: objectives read from the policy layer's prices (they need a firm)
 PRICED = ("control_cost_usd",)
+#: objectives of the model rather than of its replications (computed once per job)
+MODEL = ("offered_load",)
 KEYS = ("objective", "limits", "penalty")
 
 
@@ -64,13 +72,15 @@ class Objective:
     penalty: float = 0.0
 
     def measure(self, results: Sequence[ReplicationResult], horizon: float,
-                control_cost_usd: float | None = None) -> dict[str, float]:
+                control_cost_usd: float | None = None,
+                offered_load: float | None = None) -> dict[str, float]:
         """Every objective and limited output of a batch of replications, by name.
 
         Args:
             results: the replications.
             horizon: their horizon in hours.
             control_cost_usd: the controls' yearly cost (needed when an objective is priced).
+            offered_load: the analyst team's offered load (needed when it is named).
         """
         out: dict[str, float] = {}
         for name in (*self.names, *self.limits):
@@ -79,6 +89,10 @@ class Objective:
                     raise ConfigError("optimise.objective", f"{name} needs the policy layer's "
                                                             "prices: add firm=NAME")
                 out[name] = float(control_cost_usd)
+            elif name == "offered_load":
+                if offered_load is None:
+                    raise ValueError("offered_load is named but was not given")
+                out[name] = float(offered_load)
             else:
                 out[name] = float(OUTPUTS[name][0](results, horizon))
         return out
@@ -104,7 +118,20 @@ class Objective:
         results, _extra = read_table(Path(run_dir) / "replications.csv")
         controls = (summary.get("policy") or {}).get("controls") or {}
         horizon = float(summary.get("horizon_hours") or math.nan)
-        return self.value(self.measure(results, horizon, controls.get("total_usd")))
+        return self.value(self.measure(results, horizon, controls.get("total_usd"),
+                                       job_offered_load(summary, results)))
+
+
+def job_offered_load(summary: Mapping[str, Any], results: Sequence[ReplicationResult]
+                     ) -> float:
+    """A finished job's offered load: its summary's ``triage`` block
+    (:func:`sim.controls.triage.team_summary`); a job without analysts has none, and then
+    the load is infinite if any alert was raised (nobody reviews them) and 0 if none was."""
+    team = summary.get("triage")
+    if team:
+        return float(team["offered_load"])
+    raised = any(r.true_alerts + r.false_alerts + r.alerts_dropped > 0 for r in results)
+    return math.inf if raised else 0.0
 
 
 def _names(value: Any, key: str) -> tuple[str, ...]:
@@ -149,9 +176,10 @@ def parse_objective(node: Any, has_firm: bool = True) -> Objective:
     limits: dict[str, float] = {}
     for name, lim in limits_node.items():
         at = f"optimise.limits.{name}"
-        if name not in OUTPUTS:
-            raise ConfigError(at, f"unknown output{_hint(name, OUTPUTS)}; allowed: "
-                                  f"{', '.join(OUTPUTS)}")
+        if name not in OUTPUTS and name not in MODEL:
+            allowed = (*OUTPUTS, *MODEL)
+            raise ConfigError(at, f"unknown output{_hint(name, allowed)}; allowed: "
+                                  f"{', '.join(allowed)}")
         if isinstance(lim, bool) or not isinstance(lim, (int, float)) or not math.isfinite(lim):
             raise ConfigError(at, f"must be a finite number, got {lim!r}")
         limits[str(name)] = float(lim)

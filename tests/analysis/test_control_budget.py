@@ -30,25 +30,28 @@ def test_control_budget_quick_run_writes_its_tables_and_figure(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     trials = read(tmp_path / "trials.csv")
     assert {r["study"] for r in trials} == {"A_cheapest_within_a_week", "B_cost_vs_records",
-                                           "C_robust_within_a_week"}
+                                           "C_robust_within_a_week", "D_staffed_within_a_week"}
     for r in trials:  # a control that is off has no settings, one that is on has them
         assert (r["monitoring_threshold"] != "") == (r["monitoring"] == "true"), r
         assert (r["analysts"] != "") == ("true" in (r["monitoring"], r["volume_rule"])), r
         assert float(r["p_dwell_over_7d_lo"]) <= float(r["p_dwell_over_7d"]) + 1e-12
         assert float(r["p_dwell_over_7d"]) <= float(r["p_dwell_over_7d_hi"]) + 1e-12
+        # no analysts (nothing alerts) means no load; a team's load falls as it grows
+        assert (float(r["offered_load"]) == 0) == (r["analysts"] == ""), r
     front = read(tmp_path / "pareto.csv")
     assert front and all(r["replications"] == "60" for r in front)
     assert (tmp_path / "control_budget.png").stat().st_size > 50_000
     meta = json.loads((tmp_path / "control_budget.json").read_text())
-    assert meta["trials"] == len(trials) == 12 + 12 + 8
+    assert meta["trials"] == len(trials) == 12 + 12 + 8 + 8
 
 
 def test_committed_control_budget_results_match_their_reading():
     meta = json.loads((RESULTS / "control_budget.json").read_text())
     trials = read(RESULTS / "trials.csv")
-    assert len(trials) == meta["trials"] == meta["trials_a"] + meta["trials_b"] + meta["trials_c"]
+    assert len(trials) == meta["trials"] == (meta["trials_a"] + meta["trials_b"]
+                                             + meta["trials_c"] + meta["trials_d"])
     assert all(int(r["replications"]) == meta["replications"] for r in trials)
-    case = [r for r in trials if not r["study"].startswith("C")]
+    case = [r for r in trials if r["study"][0] in "AB"]
     chosen = read(RESULTS / "chosen.csv")
     # the chosen mix is the cheapest trial whose upper 95% bound of P(dwell > 7 d) is <= 5%
     pick = min((r for r in case if float(r["p_dwell_over_7d_hi"]) <= meta["limit"]),
@@ -70,3 +73,12 @@ def test_committed_control_budget_results_match_their_reading():
                        for t in case)
     readme = (ROOT / "experiments" / "control_budget" / "README.md").read_text()
     assert f"{float(pick['control_cost_usd']) / 1e3:,.0f}K" in readme
+    # with a team that keeps up: the cheapest of A, B and D's trials within the limit whose
+    # analysts' offered load is below 1 - and it costs at least as much as the unstaffed pick
+    staffed = min((r for r in trials if r["study"][0] in "ABD"
+                   and float(r["p_dwell_over_7d_hi"]) <= meta["limit"]
+                   and float(r["offered_load"]) < 1), key=lambda r: float(r["control_cost_usd"]))
+    rows = [r for r in chosen if r["question"] == "the case's insider, with a team that keeps up"]
+    assert rows[0]["mix"] == staffed["mix"] and float(rows[0]["offered_load"]) < 1
+    assert float(staffed["control_cost_usd"]) >= float(pick["control_cost_usd"])
+    assert f"{float(staffed['control_cost_usd']) / 1e3:,.0f}K" in readme

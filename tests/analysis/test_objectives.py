@@ -4,7 +4,9 @@ a study that resumes after a kill, one-line errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import math
 import os
 import signal
@@ -19,11 +21,12 @@ from sim.analysis.objectives import (
     OBJECTIVES,
     Objective,
     check_directions,
+    job_offered_load,
     parse_objective,
     pop_objective,
 )
 from sim.core.errors import ConfigError
-from sim.outputs.results import ReplicationResult
+from sim.outputs.results import ReplicationResult, read_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,6 +89,41 @@ def test_values_penalty_and_violations_are_the_stated_arithmetic():
     two = Objective(("control_cost_usd", "mean_records"))
     assert two.value(two.measure(results, 24 * 365, 5000.0)) == (5000.0, pytest.approx(307.0))
     assert set(OBJECTIVES) >= {"p_dwell_over_7d", "mean_records", "control_cost_usd"}
+
+
+def test_offered_load_is_an_objective_and_a_limit():
+    results = [_result(1, True, 10)] * 10
+    obj = parse_objective({"objective": "control_cost_usd", "limits": {"offered_load": 1.0},
+                           "penalty": 1e8})
+    # a team asked for 1.11 of its capacity pays 0.11 x the penalty; one asked for 0.9 nothing
+    assert obj.value(obj.measure(results, 24 * 365, 5000.0, offered_load=1.11)) == \
+        pytest.approx(5000.0 + 0.11 * 1e8)
+    assert obj.value(obj.measure(results, 24 * 365, 5000.0, offered_load=0.9)) == 5000.0
+    load = Objective(("offered_load",))
+    assert load.value(load.measure(results, 24 * 365, offered_load=0.4)) == 0.4
+    with pytest.raises(ConfigError, match=r"optimise.limits.offered_lod: unknown output "
+                                          r"\(did you mean offered_load\?\)"):
+        parse_objective({"objective": "control_cost_usd", "limits": {"offered_lod": 1.0},
+                         "penalty": 1.0})
+
+
+def test_a_jobs_offered_load_comes_from_its_team_and_falls_with_more_analysts(tmp_path):
+    # the same benign alerts shared by 3 analysts instead of 1: a third of the load (the shift
+    # pattern is the same), read back from each job's summary as the sweeper would
+    loads = {}
+    for n in (1, 3):
+        out = tmp_path / f"a{n}"
+        proc = run_sim("scenario=coupang_2025_monitored", "replications=3", "horizon=2d",
+                       f"triage.analysts={n}", "output.plot=false", f"hydra.run.dir={out}")
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        results, _extra = read_table(out / "replications.csv")
+        loads[n] = job_offered_load(summary, results)
+    assert loads[1] > 0 and loads[3] == pytest.approx(loads[1] / 3)
+    # without analysts nobody reviews the alerts the monitor raises: infinite load
+    nobody = [dataclasses.replace(_result(1, False, 10), false_alerts=4)]
+    assert job_offered_load({"triage": None}, nobody) == math.inf
+    assert job_offered_load({}, [_result(1, True, 10)]) == 0.0  # nothing alerts: no load
 
 
 def test_the_sweeper_must_minimise_as_many_objectives_as_there_are():
