@@ -180,3 +180,31 @@ def test_simulate_many_leaves_no_garbage_behind_and_unfreezes():
     assert gc.get_freeze_count() > 0  # the model is frozen while it runs...
     stream.close()
     assert gc.get_freeze_count() == 0  # ...and released when the consumer stops early
+
+
+def test_a_batch_shorter_than_collect_every_collects_nothing():
+    """A study runs hundreds of small batches beside a big heap (pyabc, pandas, optuna): a
+    full collection per batch cost it most of its time (#16), so a batch of fewer than
+    ``collect_every`` replications must not collect at all."""
+    import gc
+
+    from sim.core.engine import simulate_many
+
+    model = make_model(detectors=AUDIT_ALWAYS, horizon="30d")
+    seen: list[int] = []
+
+    def spy(phase: str, info: dict) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.disable()  # only simulate_many's own collections are counted
+    gc.callbacks.append(spy)
+    try:
+        results = list(simulate_many(model, 1, range(20), collect_every=50))
+        assert seen == []
+        list(simulate_many(model, 1, range(100), collect_every=50))
+        assert seen == [2, 2]  # ... while a long one still collects every collect_every
+    finally:
+        gc.callbacks.remove(spy)
+        gc.enable()
+    assert results == [simulate(model, 1, r) for r in range(20)]
