@@ -14,7 +14,11 @@ with the same draws and the same rows.
 * ``own``: each member holds its own credential with the same reach, age and lifetime as the
   configured one (accomplices each keeping a key, or a colleague's account each). A
   per-credential volume rule sees each member alone, so a crew splits its volume below it;
-  a credential review rotates each key on its own draw.
+  a credential review rotates each key on its own draw. ``holders`` says who the
+  accomplices are: ``same`` as the configured credential's holder (a former employee's key:
+  leavers who each kept one), or ``staff``, current employees using their own valid
+  credentials - which a review that revokes leavers' credentials
+  (``revoke_former_employees``) does not touch.
 * ``shared``: every member uses the one configured credential. A per-credential rule adds up
   the members' concurrent request rates (it trips sooner than on any one of them), and when
   that credential is revoked - by containment or a credential review - every member loses
@@ -49,6 +53,9 @@ if TYPE_CHECKING:
     from sim.core.engine import Run
 
 CREDENTIALS = ("own", "shared")
+HOLDERS = ("same", "staff")
+#: the holder role of an accomplice's own key with ``holders: staff``
+STAFF_ROLE = "employee"
 #: The largest crew (accomplices, not an organisation; bounds a replication's work).
 MAX_CREW = 100
 #: Why a member's access ended, when it did not end by a control's hand (not "stopped").
@@ -66,14 +73,22 @@ class CrewParams:
     reveal: float = spec(0.0, lo=0, hi=1,
                          doc="chance the investigation of a contained member exposes each "
                              "other member (cut at the same containment)")
+    holders: str = spec("same", choices=HOLDERS,
+                        doc="with own credentials, who holds the accomplices' keys: the same "
+                            "role as the configured credential's holder, or current staff")
 
     def check(self) -> None:
-        """A lone insider has no accomplices to share with or to reveal: refuse those keys."""
+        """A lone insider has no accomplices to share with or to reveal: refuse those keys;
+        accomplices on the one shared credential have no keys of their own to hold."""
         if self.size == 1:
-            for name, default in (("credentials", "own"), ("reveal", 0.0)):
+            for name, default in (("credentials", "own"), ("reveal", 0.0), ("holders", "same")):
                 if getattr(self, name) != default:
                     raise ConfigError(name, f"applies only to a crew (size >= 2), and size is "
                                             f"1; set insider.crew.size or leave {name} out")
+        if self.credentials == "shared" and self.holders != "same":
+            raise ConfigError("holders", "applies only to own credentials (credentials: own); "
+                                         "on a shared credential every member uses the one "
+                                         "configured key")
 
 
 class Crew:
@@ -242,6 +257,13 @@ class Crew:
     def on_key(self, key: int) -> list[int]:
         """The members using credential ``key``."""
         return [k for k, kk in enumerate(self.key_of) if kk == key]
+
+    def holder_role(self, key: int) -> str:
+        """The role of the holder of credential ``key``: the configured credential's holder's
+        (key 0, and every key with ``holders: same``), or a current employee's."""
+        if key == 0 or self.params.holders == "same":
+            return self.run.model.plan.holder_role
+        return STAFF_ROLE
 
     def active_keys(self) -> list[int]:
         """The credentials some member still uses, in key order."""

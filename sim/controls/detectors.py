@@ -628,8 +628,9 @@ class CredentialHygiene(Detector):
     At each review (first at a uniformly random phase), the insider's credential is rotated
     with probability ``coverage`` if it is older than ``max_credential_age`` or (with
     ``revoke_former_employees``) held by a former employee. A crew's own credentials
-    (:mod:`sim.agents.crew`) have the configured one's age and holder, and each is rotated on
-    its own draw; a shared one, once, for every member on it. Rotation ends the insider's access
+    (:mod:`sim.agents.crew`) have the configured one's age, and its holder's role unless the
+    crew's ``holders`` are ``staff`` (current employees: not leavers); each is rotated on its
+    own draw; a shared one, once, for every member on it. Rotation ends the insider's access
     (``access_ended_by``) but confirms nothing: the dwell clock runs on.
     """
 
@@ -651,8 +652,9 @@ class CredentialHygiene(Detector):
         while crew.active:
             run.periodic_checks += 1
             stale = self.plan.credential_age + env.now > p.max_credential_age
-            leaver = p.revoke_former_employees and self.plan.holder_role == "former_employee"
             for key in crew.active_keys():  # a crew's own keys: each on its own draw
+                leaver = (p.revoke_former_employees
+                          and crew.holder_role(key) == "former_employee")
                 rotate = (stale or leaver) and rng.random() < p.coverage
                 if run.events is not None:
                     name = crew.members[crew.on_key(key)[0]].credential

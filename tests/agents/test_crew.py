@@ -150,12 +150,39 @@ def test_a_cautious_member_goes_quiet_when_a_colleague_is_revoked():
     assert all(e["until"] == pytest.approx(e["t"] + 30 * 24) for e in signals)
 
 
+def test_a_leavers_review_cuts_leavers_keys_and_not_staff_accomplices():
+    # a review every 10 days that revokes every credential a former employee holds (the
+    # configured key is one): with holders: same every member's own key goes at the first
+    # review; with holders: staff only member 0's, and the two accomplices on their own valid
+    # credentials go on to the horizon
+    review = {"_target_": "sim.controls.detectors.CredentialHygiene", "interval": "10d",
+              "max_credential_age": "inf", "revoke_former_employees": True}
+
+    def ended(holders: str) -> list[list[str]]:
+        m = make_model(insider={"crew": {"size": 3, "credentials": "own", "holders": holders}},
+                       network=BIG, detectors={"review": review}, horizon="60d")
+        out = []
+        for r in range(5):
+            run = Run(m, 1, r)
+            run.attach(det.start(run) for det in m.detectors)
+            run.env.run(until=m.run.horizon)
+            out.append([mem.ended_by for mem in run.crew.members])
+        return out
+
+    assert ended("same") == [["review"] * 3] * 5
+    assert ended("staff") == [["review", "", ""]] * 5
+
+
 @pytest.mark.parametrize(("crew", "key", "what"), [
     ({"size": 0}, "insider.crew.size", "must be in [1, 100]"),
     ({"size": 2, "credentials": "borrowed"}, "insider.crew.credentials", "must be one of"),
     ({"size": 2, "reveal": -0.1}, "insider.crew.reveal", "must be in [0, 1]"),
     ({"size": 1, "reveal": 0.5}, "insider.crew.reveal", "applies only to a crew"),
     ({"size": 1, "credentials": "shared"}, "insider.crew.credentials", "applies only"),
+    ({"size": 1, "holders": "staff"}, "insider.crew.holders", "applies only to a crew"),
+    ({"size": 2, "credentials": "shared", "holders": "staff"}, "insider.crew.holders",
+     "applies only to own credentials"),
+    ({"size": 2, "holders": "contractors"}, "insider.crew.holders", "must be one of"),
     ("three", "insider.crew", "must be a mapping"),
 ])
 def test_bad_crews_are_refused_naming_the_key(crew, key, what):
