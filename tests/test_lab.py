@@ -35,7 +35,7 @@ def test_the_notebook_is_generated_from_lab_py():
     nb = nbformat.read(LAB / "lab.ipynb", as_version=4)
     nbformat.validate(nb)
     questions = re.findall(r"\*\*Q(\d+)\.\*\*", "".join(c.source for c in nb.cells))
-    assert questions == [str(i) for i in range(1, 18)]
+    assert questions == [str(i) for i in range(1, 20)]
 
 
 def test_make_notebook_rejects_code_in_a_markdown_cell():
@@ -78,7 +78,7 @@ def test_the_notebook_runs_top_to_bottom(notebook_run):
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     tables = [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
-    assert len(images) == 5 and len(tables) == 8
+    assert len(images) == 5 and len(tables) == 10
     assert all("median time to detection" in t for t in tables)
     for name in TRACES:
         for file in ("events.jsonl", "timeline.png", "network.png"):
@@ -91,7 +91,7 @@ def test_the_notebook_runs_top_to_bottom(notebook_run):
 @pytest.mark.slow
 def test_run_py_writes_results_and_an_answer_to_every_question(run_py):
     key = (run_py / "KEY.md").read_text()
-    assert re.findall(r"\*\*Q(\d+)\.\*\*", key) == [str(i) for i in range(1, 18)]
+    assert re.findall(r"\*\*Q(\d+)\.\*\*", key) == [str(i) for i in range(1, 20)]
     assert "**seed 0**" in key and "Smoke-sized run" in key
     assert "nan" not in key.lower().replace("analyst", "")  # every number was computed
     summary = json.loads((run_py / "summary.json").read_text())
@@ -101,6 +101,14 @@ def test_run_py_writes_results_and_an_answer_to_every_question(run_py):
     assert set(summary["traces"]) == set(TRACES)
     assert [o["label"] for o in summary["adaptive"]] == ["naive (renewal)", "cautious",
                                                          "threshold prober"]
+    # Part D: the crews' table is of crews (3 insiders, 1 alone), and a leavers' review stops
+    # a crew of leavers in every replication (each key is revoked at the first review, which
+    # comes within the year) but not the staff accomplices, whose keys it leaves alone
+    lone, own, own0, shared = summary["crews"]
+    assert lone["insiders"] == 1 and own["insiders"] == shared["insiders"] == 3
+    _, rev, rev_crew, rev_staff = summary["leavers"]
+    assert rev["all_stopped"] == rev_crew["all_stopped"] == 1
+    assert rev_staff["all_stopped"] < 1
     # The audit samples lines: the insider lines it samples a month are coverage x the
     # insider's lines a month, whatever the cadence. Each estimate counts the sessions of 8
     # replications (a Poisson count S, relative sd 1/sqrt(S)); 3 sd of the worse of two

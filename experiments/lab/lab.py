@@ -15,8 +15,10 @@
 # * **Part B**: behavioural monitoring feeding an analyst team: where the sensor sits, the
 #   alert threshold and the number of analysts.
 # * **Part C**: an insider who adapts to the controls, and its decisions in the event log.
+# * **Part D**: more than one insider: a crew of accomplices, and whose keys a leavers'
+#   review revokes.
 #
-# Answer the questions marked **Q1** to **Q17** in your own words, with numbers from your
+# Answer the questions marked **Q1** to **Q19** in your own words, with numbers from your
 # tables and figures. Every setting is a list of command-line overrides: anything you see here
 # can be run as `python -m sim OVERRIDES...` from the repository root.
 #
@@ -289,3 +291,58 @@ lab.show(cautious_trace.files["timeline"])
 # Compare the insider lines in each audit's window (printed above) before and after its first
 # decision: what did lying low do to what the audits could find? In `events.jsonl`, find the
 # first `decision` line and name its `threat.technique.id` and `sim.signal`.
+
+# %% [markdown]
+# ## Part D: more than one insider
+#
+# A breach is not always one person's work. `insider/crew=...` puts a *crew* of accomplices in
+# one replication (README, "Several insiders: a crew"): three insiders with the same habits,
+# sharing the work (a record one has taken is not taken again). With `own_keys` each holds a
+# key of its own with the same reach; with `shared_key` all forge tokens with the one retained
+# key. A detection identifies the member whose session raised the alert, and that member is
+# contained; investigating them exposes each accomplice with probability `reveal` (0.5 in the
+# presets: shared devices, messages, payment trails), who is then cut at the same moment.
+#
+# ### D1. A crew against monitoring at the gateway
+
+# %%
+crews = [lab.run(MONITORED, N, SEED, label="one insider"),
+         lab.run([*MONITORED, "insider/crew=own_keys"], N, SEED,
+                 label="crew of 3, own keys"),
+         lab.run([*MONITORED, "insider/crew=own_keys", "insider.crew.reveal=0"], N, SEED,
+                 label="crew of 3, own keys, reveal 0"),
+         lab.run([*MONITORED, "insider/crew=shared_key"], N, SEED,
+                 label="crew of 3, one shared key")]
+lab.show(lab.table(crews, ["dwell", "records", "identified", "last_access"]))
+
+# %% [markdown]
+# **Q18.** The first member of a crew is confirmed as fast as a lone insider. Why does the crew
+# still take more than twice the records? What does `reveal` buy the defender (compare the
+# rows with reveal 0.5 and 0)? With one shared key fewer members are *identified*, yet the
+# crew takes less: why?
+#
+# ### D2. A review that revokes leavers' credentials
+#
+# Coupang's insider used a key they kept after leaving. A credential review that revokes the
+# credentials of former employees (`credential_hygiene` with `revoke_former_employees: true`,
+# here monthly, rotating nothing for age) would have cut that key at its first review. A crew
+# of leavers each with a retained key is cut the same way; accomplices who are *current*
+# employees on their own valid credentials (`insider/crew=staff_accomplices`) are not leavers.
+
+# %%
+LEAVERS = [*BASELINE, "+detector@detectors.leavers=credential_hygiene",
+           "detectors.leavers.revoke_former_employees=true",
+           "detectors.leavers.max_credential_age=inf", "detectors.leavers.interval=1mo"]
+leavers = [lab.run(BASELINE, N, SEED, label="Coupang's controls, one insider"),
+           lab.run(LEAVERS, N, SEED, label="+ leavers' review, one insider"),
+           lab.run([*LEAVERS, "insider/crew=own_keys"], N, SEED,
+                   label="+ leavers' review, crew of 3 leavers"),
+           lab.run([*LEAVERS, "insider/crew=staff_accomplices"], N, SEED,
+                   label="+ leavers' review, a leaver and 2 staff")]
+lab.show(lab.table(leavers, ["dwell", "records", "all_stopped", "ended"]))
+
+# %% [markdown]
+# **Q19.** What does the monthly leavers' review do to the records the lone insider takes, and
+# to how often the breach is ever *detected*? Why does it stop a crew of leavers but not a
+# leaver with two accomplices on staff? Which control from Parts A-B would you add against the
+# staff accomplices, and what does the leavers' review still do for the defender in that row?

@@ -113,6 +113,16 @@ class Outcome:
         values = np.array([getattr(r, attribute) for r in self.results], dtype=float)
         return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
 
+    def all_stopped(self) -> float:
+        """Share of replications in which a control ended every insider's access (a crew's
+        every member; the lone insider: containment or revocation, not an emptied store)."""
+        return sum(r.insiders_stopped == r.insiders for r in self.results) / self.n
+
+    def median_access(self) -> float:
+        """Median hours from the first access to the end of the last insider's access (the
+        horizon when one still had access)."""
+        return float(np.median([r.access_hours for r in self.results]))
+
     def access_ended_by(self) -> dict[str, float]:
         counts = Counter(r.access_ended_by or "still open" for r in self.results)
         return {k: v / self.n for k, v in counts.most_common()}
@@ -130,6 +140,10 @@ class Outcome:
             "false_alerts": self.mean("false_alerts"),
             "alerts_dropped": self.mean("alerts_dropped"),
             "mean_triage_wait_hours": self.mean("mean_triage_wait_hours"),
+            "insiders": self.mean("insiders"),
+            "insiders_identified": self.mean("insiders_identified"),
+            "all_stopped": self.all_stopped(),
+            "median_access_hours": self.median_access(),
             "sessions": self.mean("sessions"),
             "insider_lines_sampled_a_month": insider_lines_sampled_a_month(self),
             "insider_flag_rate": insider_flag_rate(self.model),
@@ -277,6 +291,11 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "wait": ("mean triage wait", lambda o: (
         "-" if math.isnan(o.mean("mean_triage_wait_hours"))
         else format_hours(o.mean("mean_triage_wait_hours")))),
+    "identified": ("insiders identified", lambda o: (
+        f"{o.mean('insiders_identified'):.2g} of {o.mean('insiders'):.0f}")),
+    "all_stopped": ("all insiders stopped by a control", lambda o: pct(o.all_stopped())),
+    "last_access": ("median time until the last insider's access ended",
+                    lambda o: format_hours(o.median_access())),
 }
 
 

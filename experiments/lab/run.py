@@ -424,6 +424,50 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     else:
         w("**Q17.** (No decision in this replication: the insider saw no audit.)")
     w("")
+    lone, own, own0, shared = ns["crews"]
+
+    def ident(o: lab.Outcome) -> str:
+        return f"{o.mean('insiders_identified'):.2g}"
+
+    w(f"**Q18.** Median time to the first detection: one insider {dwell(lone)}, crew on own "
+      f"keys {dwell(own)}, shared key {dwell(shared)} - the monitor scores every member's "
+      f"sessions alike, so the first catch is as fast. Median records: one insider "
+      f"{R(lone.median_records())}, crew {R(own.median_records())} (reveal 0: "
+      f"{R(own0.median_records())}), shared key {R(shared.median_records())}. The dwell "
+      f"counts only the *first* detection: the other two members go on taking records until "
+      f"each is found in turn, and the last loses access after a median "
+      f"{H(own.median_access())} against {H(lone.median_access())} for one insider (reveal 0: "
+      f"{H(own0.median_access())}). `reveal` lets one investigation cut accomplices "
+      f"the monitor has not caught yet: with it the crew takes less and ends sooner. With one "
+      f"shared key, containing the first member revokes the key, which cuts every member at "
+      f"once (last access after {H(shared.median_access())}): fewer are *identified* "
+      f"({ident(shared)} of 3 against {ident(own)}), because revoked members are stopped "
+      f"without being found - but none of them can go on. Sharing a key is a crew's weak "
+      f"point; accomplices with keys of their own are the harder case.")
+    w("")
+    base_l, rev, rev_crew, rev_staff = ns["leavers"]
+    never = rev.caught_by().get("none", 0.0)
+    w(f"**Q19.** Median records: Coupang's controls {R(base_l.median_records())}; with the "
+      f"monthly leavers' review {R(rev.median_records())} - the review cuts the key at its "
+      f"first pass (median access {H(rev.median_access())}). But it detects nothing: "
+      f"{P(never)} of these breaches are never detected within the year (without the review: "
+      f"{P(base_l.caught_by().get('none', 0.0))}), so the company would not know data left "
+      f"(prevention is not detection, as with key rotation in Q8). A crew of leavers is cut "
+      f"the same way, each key at the review (all stopped by a control in "
+      f"{P(rev_crew.all_stopped())}, median records {R(rev_crew.median_records())}). With two "
+      f"accomplices on staff the review cuts only the leaver: the staff keep their valid "
+      f"credentials and take {R(rev_staff.median_records())} (all stopped in "
+      f"{P(rev_staff.all_stopped())}; the store is emptied in "
+      f"{P(rev_staff.access_ended_by().get('exhausted', 0.0))}). Against staff accomplices "
+      f"the answer is detection that watches what a credential does, not who holds it: the "
+      f"gateway monitor of Part B (in D1 the last member of a crew on own keys lost access "
+      f"after a median {H(own.median_access())}). The review still removes the one member "
+      f"whose access was never legitimate. The staff crew is detected sooner than the lone "
+      f"insider (median {dwell(rev_staff)} against {dwell(base_l)}) for a reason that is no "
+      f"comfort: three insiders empty the store faster, and outside discovery grows with "
+      f"the records taken. A revoked key is also a clue nobody follows up here: "
+      f"investigating why a leaver still held one is a control this lab does not model.")
+    w("")
     return "\n".join(out)
 
 
@@ -445,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     ns = run_lab(out, quick=args.quick, seed=args.seed)
     names = ("baseline", "cadence", "coverage", "rotation", "monitored", "at_datastore",
-             "thresholds", "analysts", "adaptive")
+             "thresholds", "analysts", "adaptive", "crews", "leavers")
     summary = {"seed": args.seed, "replications": ns["N"], "version": __version__,
                **lab.summaries({k: ns[k] for k in names}),
                "traces": {t.name: t.facts() for t in (ns["baseline_trace"],
