@@ -286,25 +286,22 @@ def search(evs: dict[str, Evaluator], size: dict[str, int], log: Any) -> list[di
         rows.append(row("B_cost_vs_records", trial, x, out))
         return out["control_cost_usd"], out["mean_records"]
 
-    def objective_d(trial: Any) -> float:
-        x = suggest(trial)
-        outs = {name: e.run(x) for name, e in evs.items()}
-        worst = max(outs.values(), key=lambda o: o["p_dwell_over_7d"])
-        out = {**worst, "p_dwell_over_7d_hi": max(o["p_dwell_over_7d_hi"]
-                                                  for o in outs.values())}
-        rows.append(row("D_robust_staffed_within_a_week", trial, x, out,
-                        {n: o["p_dwell_over_7d"] for n, o in outs.items()}))
-        return worst["penalised_cost_staffed_usd"]  # the load is the mix's, whoever the insider
+    def robust(study: str, value: str) -> Any:
+        """A study's objective against every insider: the worst insider's P(dwell > 7 d)
+        and its ``value`` (a penalised cost; the load is the mix's, whoever the insider)."""
+        def objective(trial: Any) -> float:
+            x = suggest(trial)
+            outs = {name: e.run(x) for name, e in evs.items()}
+            worst = max(outs.values(), key=lambda o: o["p_dwell_over_7d"])
+            out = {**worst, "p_dwell_over_7d_hi": max(o["p_dwell_over_7d_hi"]
+                                                      for o in outs.values())}
+            rows.append(row(study, trial, x, out,
+                            {n: o["p_dwell_over_7d"] for n, o in outs.items()}))
+            return worst[value]
+        return objective
 
-    def objective_c(trial: Any) -> float:
-        x = suggest(trial)
-        outs = {name: e.run(x) for name, e in evs.items()}
-        worst = max(outs.values(), key=lambda o: o["p_dwell_over_7d"])
-        out = {**worst, "p_dwell_over_7d_hi": max(o["p_dwell_over_7d_hi"]
-                                                  for o in outs.values())}
-        rows.append(row("C_robust_within_a_week", trial, x, out,
-                        {n: o["p_dwell_over_7d"] for n, o in outs.items()}))
-        return worst["penalised_cost_usd"]
+    objective_c = robust("C_robust_within_a_week", "penalised_cost_usd")
+    objective_d = robust("D_robust_staffed_within_a_week", "penalised_cost_staffed_usd")
 
     for label, study, objective, n in (
             ("A", optuna.create_study(direction="minimize",
