@@ -37,6 +37,18 @@ def run_sim(*args: str, cwd: Path = ROOT, **kw) -> subprocess.CompletedProcess:
 
 
 # -- the node -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "optimise")
+                                           .glob("*.yaml")))
+def test_every_shipped_optimise_preset_parses(preset):
+    import yaml
+
+    node = yaml.safe_load((ROOT / "conf" / "optimise" / f"{preset}.yaml").read_text())
+    objective = parse_objective(node, has_firm=True)
+    assert objective.names and all(name in OBJECTIVES for name in objective.names)
+    if preset == "control_budget_staffed":
+        assert objective.limits == {"p_dwell_over_7d": 0.05, "offered_load": 1.0}
+
+
 @pytest.mark.parametrize("node, key, words", [
     ({"objective": "p_dwell_over_7"}, "optimise.objective", "did you mean p_dwell_over_7d"),
     ({"objective": []}, "optimise.objective", "must be an objective"),
