@@ -533,8 +533,7 @@ def plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], chosen: list[d
     colour = {"A_cheapest_within_a_week": ("#999999", "trials, A: cheapest (TPE)"),
               "B_cost_vs_records": ("#56B4E9", "trials, B: Pareto (NSGA-II)"),
               "C_robust_within_a_week": ("#009E73", "trials, C: all three insiders (worst)"),
-              "D_robust_staffed_within_a_week": ("#E69F00",
-                                                 "trials, D: as C, a team that keeps up")}
+              "D_robust_staffed_within_a_week": ("#E69F00", "trials, D: C + team keeps up")}
     for study, (c, label) in colour.items():
         m = np.array([r["study"] == study for r in rows])
         if study[0] in "AB":
@@ -549,9 +548,10 @@ def plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], chosen: list[d
         ax1.errorbar(fc, fm1, yerr=[fm1 - np.minimum(lo, fm1), np.maximum(hi, fm1) - fm1],
                      fmt="o-", ms=4, color="#0072B2", capsize=2, lw=1, drawstyle="steps-post",
                      label=f"Pareto front, re-run ({meta['front_replications']} replications)")
-    for question, colour_, marker in (("the case's insider", "#D55E00", "*"),
-                                      ("all three insiders", "#CC79A7", "P"),
-                                      (STAFFED, "#E69F00", "D")):
+    for question, colour_, marker, short in (
+            ("the case's insider", "#D55E00", "*", "the case's insider"),
+            ("all three insiders", "#CC79A7", "P", "all three insiders"),
+            (STAFFED, "#E69F00", "D", "all three, a team that keeps up")):
         sel = [r for r in chosen if r["question"] == question
                and r["evaluation"].startswith("fresh seed")]
         if not sel:
@@ -560,13 +560,12 @@ def plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], chosen: list[d
         case = next(r for r in sel if r["evaluation"].endswith("the case's insider"))
         ax1.plot([case["control_cost_usd"]], [max(case["mean_records"], 1.0)], marker=marker,
                  ms=11, color=colour_, linestyle="none",
-                 label=f"cheapest within a week, {question} (re-run)")
+                 label=f"cheapest within a week, {short} (re-run)")
         ax2.errorbar([c["control_cost_usd"]], [c["p_dwell_over_7d"]],
                      yerr=[[max(0.0, c["p_dwell_over_7d"] - c["p_dwell_over_7d_lo"])],
                            [max(0.0, c["p_dwell_over_7d_hi"] - c["p_dwell_over_7d"])]],
                      fmt=marker, ms=11, color=colour_, capsize=3,
-                     label=f"cheapest within a week, {question}: worst insider, re-run "
-                           f"({c['replications']})")
+                     label=f"cheapest, {short}: worst insider ({c['replications']})")
     ax2.axhline(LIMIT, color="#D55E00", lw=0.8, ls="--", label="limit: 5%")
     for ax in (ax1, ax2):
         ax.set_xscale("log")
