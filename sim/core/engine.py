@@ -445,24 +445,27 @@ def simulate_many(model: Model, seed: int, replications: Iterable[int],
     A replication leaves reference cycles (the run, its components and the SimPy process
     point at each other) that only the cyclic garbage collector frees, and CPython's automatic
     full collections come too rarely to keep up: a run's memory grew ~2 KB per replication.
-    So the replications' garbage is collected every ``collect_every`` replications, and with
-    ``freeze`` everything alive before the loop (the model above all) is first frozen out of
-    the collector's way (``gc.freeze``, undone at the end), so a collection scans only the
-    replications' own objects: ~1 ms instead of ~50 ms. A worker process that froze its model
-    once passes ``freeze=False``.
+    So the replications' garbage is collected every ``collect_every`` replications. With
+    ``freeze``, the first of these collections also freezes everything then alive (the model
+    above all) out of the collector's way (``gc.freeze``, undone at the end), so each later
+    one scans only the replications' own objects: ~1 ms instead of ~50 ms. A worker process
+    that froze its model once passes ``freeze=False``.
 
-    Freezing does not collect first: garbage made before the loop is frozen with the rest and
-    returned to the collector at the end. A full collection there cost as much as the heap is
-    big (0.17 s beside pyabc and pandas), and a study that simulates hundreds of small batches
-    paid it per batch: 70% of a calibration's time (issue #16).
+    A batch shorter than ``collect_every`` neither collects nor freezes: it leaves its garbage
+    to Python's own collector. A study runs hundreds of small batches beside a big heap
+    (pyabc, pandas, optuna); a full collection per batch, to freeze, was 70% of a
+    calibration's time, and freezing without it kept each batch's garbage out of every
+    automatic collection, so memory grew by ~140 KB a batch (issue #16).
     """
-    if freeze:
-        gc.freeze()
+    frozen = False
     try:
         for i, r in enumerate(replications, start=1):
             yield simulate(model, seed, r)
             if i % collect_every == 0:
                 gc.collect()
+                if freeze and not frozen:
+                    gc.freeze()
+                    frozen = True
     finally:
-        if freeze:
+        if frozen:
             gc.unfreeze()
