@@ -279,6 +279,9 @@ class Insider:
         self._when = (self.tactics.next_start
                       if kind.next_start is not Tactics.next_start else None)
         self._waiting = False  # idle in a wait that reschedule() may move
+        #: the engine's exact shortcut for a wait nothing can interrupt (None on a bare SimPy
+        #: environment): :meth:`sim.core.engine.Environment.advance`
+        self._advance: Callable[[float], bool] | None = getattr(self.env, "advance", None)
         self.process = self.env.process(self._run())
         lifetime_left = plan.credential_lifetime - plan.credential_age
         if 0 < lifetime_left < math.inf:  # the credential expires during the run, maybe mid-session
@@ -403,8 +406,11 @@ class Insider:
         self._waiting = True
         try:
             while True:
+                delay = max(self.next_start - env.now, 0.0)
+                if self._advance is not None and self._advance(delay):
+                    return  # nothing could happen meanwhile: no reschedule either
                 try:
-                    yield env.timeout(max(self.next_start - env.now, 0.0))
+                    yield env.timeout(delay)
                     return
                 except simpy.Interrupt:
                     continue  # reschedule() moved next_start: wait for the new one
@@ -415,6 +421,10 @@ class Insider:
         p = self.plan.profile
         env, run = self.env, self.run
         timeout, isinf = env.timeout, math.isinf
+        # Each wait below first tries the clock's shortcut: when no scheduled event comes at
+        # or before its end (checked after the hooks, which may schedule some), the insider
+        # moves the clock itself and goes on, the same steps as through a SimPy timeout.
+        advance = self._advance or (lambda _delay: False)
         rate_per_ip, ips = p.request_rate_per_ip, p.ip_addresses
         per_hour_all_ips = ips * rate_per_ip
         per_record, max_hours = p.requests_per_record, p.max_session_hours
@@ -447,7 +457,8 @@ class Insider:
         if first > 0 or not at_start:
             self.next_start = first
             if when is None:
-                yield timeout(first)
+                if not advance(first):
+                    yield timeout(first)
             else:
                 yield from self._wait()
             self.next_start = math.inf
@@ -499,11 +510,12 @@ class Insider:
             taken = batch
             if duration > 0:
                 self.current = session
-                try:
-                    yield timeout(duration)
-                except simpy.Interrupt:
-                    taken = int(batch * (env.now - now) / duration)
-                    ends[-1] = env.now
+                if not advance(duration):
+                    try:
+                        yield timeout(duration)
+                    except simpy.Interrupt:
+                        taken = int(batch * (env.now - now) / duration)
+                        ends[-1] = env.now
                 self.current = None
             if taken > remaining[target]:  # a crew member emptied it meanwhile
                 taken = max(remaining[target], 0)
@@ -531,7 +543,9 @@ class Insider:
                 self._stop("stopped")
                 return
             if when is None:
-                yield timeout(self.next_start - now)
+                delay = self.next_start - now
+                if not advance(delay):
+                    yield timeout(delay)
             else:
                 yield from self._wait()
             self.next_start = math.inf

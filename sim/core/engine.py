@@ -214,6 +214,40 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
     return model
 
 
+class Environment(simpy.Environment):
+    """SimPy's environment with one exact shortcut for a process that would wait alone.
+
+    :meth:`advance` is the only place the engine touches SimPy internals (``_now`` and
+    ``_queue``, whose entries are ``(time, priority, id, event)``; tests/core/test_engine.py
+    fails if that layout changes).
+    """
+
+    #: timeouts :meth:`advance` saved (the benchmark counts them; see ``simulate``'s counters)
+    advanced = 0
+
+    def advance(self, delay: float) -> bool:
+        """Move the clock ``delay`` ahead if nothing can happen before then; else do nothing.
+
+        Contract: called by a running process that is about to ``yield self.timeout(delay)``
+        on a timeout of its own, resumed by an event whose only callback it is (its own
+        timeout, its start or an interrupt). If every scheduled event is strictly later than
+        ``now + delay`` (SimPy's own sum, to the bit), that timeout would be the very next
+        event, so no other process, callback or interrupt could run in between: the clock
+        moves to it and the caller goes on at once, as if the timeout had fired. Returns
+        whether it did; on False (an event at or before that time - a tie is ordered by
+        SimPy's (time, priority, id) - or a negative delay) the caller yields the timeout.
+        Later events keep their relative order (SimPy's ids only grow), so a run takes the same
+        steps, at the same times, in the same order, with or without the shortcut.
+        """
+        t = self._now + delay
+        queue = self._queue
+        if delay < 0 or (queue and queue[0][0] <= t):
+            return False
+        self._now = t
+        self.advanced += 1
+        return True
+
+
 class Run:
     """One replication in progress: the environment, the streams and the shared state.
 
@@ -231,7 +265,7 @@ class Run:
         self.seed = seed
         self.replication = replication
         self.calendar = model.calendar
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.detected_at = math.nan
         self.detected_by = ""
         self.contained_at = math.nan
@@ -392,6 +426,7 @@ def simulate(model: Model, seed: int, replication: int,
             environment scheduled) and ``relevant_events`` (the events that can change the
             outcome: two per insider session, each audit or review, each alert - including the
             warm-up alerts that set the queue the insider meets - detection and containment),
+            and ``clock_advances`` (waits that took no SimPy event, :meth:`Environment.advance`),
             for the benchmark.
     """
     run = Run(model, seed, replication, trace)
@@ -404,6 +439,7 @@ def simulate(model: Model, seed: int, replication: int,
         trace.sort(key=lambda e: e["t"])  # stable: same-time events keep their order
     if counters is not None:
         counters["simpy_events"] = next(run.env._eid)  # SimPy numbers every scheduled event
+        counters["clock_advances"] = run.env.advanced  # timeouts the shortcut saved
         counters["relevant_events"] = (2 * run.crew.sessions + run.triage.true_alerts
                                        + run.triage.false_alerts + run.triage.warmup_alerts
                                        + run.periodic_checks + (2 if run.detected_by else 0))

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sim.core.engine import Run, build_model, simulate
+from sim.core.engine import Environment, Run, build_model, simulate
 from sim.core.errors import ConfigError
 from tests.conftest import BASE, make_model, merge
 
@@ -215,3 +215,97 @@ def test_a_batch_shorter_than_collect_every_collects_nothing():
         gc.callbacks.remove(spy)
         gc.enable()
     assert results == [simulate(model, 1, r) for r in range(20)]
+
+
+# -- the clock's exact shortcut (Environment.advance) -------------------------------------------
+def test_advance_relies_on_simpys_private_clock_and_queue_layout():
+    # Environment.advance reads SimPy's private `_now` and `_queue` (entries (time, priority,
+    # id, event)) and must compute a timeout's time as SimPy does: fail here if that changes.
+    env = Environment()
+    env._now = 0.1
+    ev = env.timeout(0.2)
+    assert env.now == 0.1
+    time, _priority, _eid, event = env._queue[0]
+    assert event is ev and time == 0.1 + 0.2 and env.peek() == time  # 0.30000000000000004
+    assert env.advance(0.2) is False  # a tie with a scheduled event goes through SimPy
+    assert env.advance(0.1) is True and env.now == 0.1 + 0.1 and env.advanced == 1
+    assert env.advance(-1.0) is False and env.now == 0.1 + 0.1
+    env.run()
+    assert env.advance(5.0) is True and env.now == 0.1 + 0.2 + 5.0  # nothing scheduled
+
+
+def _shortcut_off(monkeypatch):
+    monkeypatch.setattr(Environment, "advance", lambda self, delay: False)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["scenario=coupang_2025"],
+    ["scenario=coupang_2025_monitored", "insider/crew=shared_key"],
+    ["scenario=coupang_2025", "insider/crew=own_keys", "insider/strategy=cautious",
+     "detectors.audit.visible=true", "detectors.audit.interval=1w"],
+    ["scenario=coupang_2025_monitored", "insider/strategy=threshold_prober"],
+    ["scenario=default", "network.retained_credential=api_token",
+     "+network.retained_lifetime=4400", "~detectors.monitoring"],  # the key expires mid-run
+])
+def test_the_shortcut_changes_no_row_and_no_trace_event(overrides, monkeypatch):
+    from tests.test_configs import compose_plain
+
+    model = build_model(compose_plain(overrides))
+    reps = range(12)
+    fast, counters = [], {}
+    for r in reps:
+        trace: list = []
+        c: dict = {}
+        fast.append((simulate(model, 4, r, trace=trace, counters=c), trace))
+        counters[r] = c["clock_advances"]
+    assert sum(counters.values()) > 0  # the shortcut was taken
+    _shortcut_off(monkeypatch)
+    for r in reps:
+        trace = []
+        assert (simulate(model, 4, r, trace=trace), trace) == fast[r]
+
+
+def _ten_hour_sessions(**over):
+    # sessions of 1000 records at 44 requests per IP-hour from 10 IPs: 10 h each
+    return make_model(insider={"records_per_session": 1000, "request_rate_per_ip": 44,
+                               "ip_addresses": 10, "max_session_hours": "20h",
+                               "sessions_per_day": 0.5},
+                      network={"_target_": "tests.conftest.tiny_network", "records": 10**9},
+                      **over)
+
+
+def test_an_event_at_the_very_end_of_a_session_comes_first_as_in_simpy():
+    run = Run(_ten_hour_sessions(), 1, 0)
+    run.attach([])
+    seen = []  # what the insider had done when the event at t = 10 h ran
+    run.env.timeout(10.0).callbacks.append(
+        lambda _e: seen.append((run.insider.current is not None, run.insider.records)))
+    run.env.run(until=11.0)
+    # scheduled before the session's end, the event runs first (SimPy's order on a tie): the
+    # session is still running, nothing is credited yet; then the session ends
+    assert seen == [(True, 0)] and run.insider.records == 1000
+
+
+def test_a_hook_that_schedules_a_cut_mid_session_cuts_it_pro_rata():
+    run = Run(_ten_hour_sessions(), 1, 0)
+    run.attach([])
+    # a control that reacts 3 h after the session starts: scheduled by the start hook, after
+    # which the insider must see it (not run its 10 h session through)
+    run._start_hooks.append(lambda _s: run.env.timeout(3.0).callbacks.append(
+        lambda _e: run.prevent("rule")))
+    run.env.run(until=50.0)
+    assert run.insider.ended_by == "rule" and run.insider.ended_at == 3.0
+    assert run.insider.records == 300 and run.insider._ends == [3.0]
+
+
+def test_containment_mid_session_cuts_it_pro_rata_and_the_horizon_stops_a_session():
+    audit = {"audit": {**AUDIT_ALWAYS["audit"], "phase": "5h"}}
+    model = _ten_hour_sessions(detectors=audit,
+                               response={"containment_delay": "3h", "containment_cv": 0})
+    res = simulate(model, 1, 0)  # confirmed at 5 h, contained at 8 h, 8 h into session 0
+    assert res.detected_by == "audit" and res.dwell_hours == 5.0
+    assert res.access_ended_by == "containment" and res.access_hours == 8.0
+    assert res.sessions == 1 and res.records_exfiltrated == 800
+    short = simulate(_ten_hour_sessions(horizon=4.0), 1, 0)  # the first session, cut by it
+    assert short.censored and short.access_ended_by == "horizon" and short.access_hours == 4.0
+    assert short.records_exfiltrated == 400 and short.sessions == 1
