@@ -392,12 +392,13 @@ class Insider:
         p = self.plan.profile
         if p.batch_cv <= 0:
             return p.records_per_session
-        if not self._batches:
+        batches = self._batches  # refilled in place: the session loop pops from it directly
+        if not batches:
             shape = 1.0 / (p.batch_cv * p.batch_cv)
-            self._batches = self.rng.gamma(shape, p.records_per_session / shape,
-                                           self._BATCH_BLOCK).tolist()
-            self._batches.reverse()
-        return self._batches.pop()
+            batches.extend(self.rng.gamma(shape, p.records_per_session / shape,
+                                          self._BATCH_BLOCK).tolist())
+            batches.reverse()
+        return batches.pop()
 
     def _wait(self):
         """Wait idle until ``next_start``, which :meth:`reschedule` may move meanwhile (the
@@ -420,11 +421,12 @@ class Insider:
     def _run(self):  # noqa: C901 - one loop reads better than split generators
         p = self.plan.profile
         env, run = self.env, self.run
-        timeout, isinf = env.timeout, math.isinf
+        timeout, isinf, inf = env.timeout, math.isinf, math.inf
         # Each wait below first tries the clock's shortcut: when no scheduled event comes at
         # or before its end (checked after the hooks, which may schedule some), the insider
         # moves the clock itself and goes on, the same steps as through a SimPy timeout.
         advance = self._advance or (lambda _delay: False)
+        tracing = run.events is not None
         rate_per_ip, ips = p.request_rate_per_ip, p.ip_addresses
         per_hour_all_ips = ips * rate_per_ip
         per_record, max_hours = p.requests_per_record, p.max_session_hours
@@ -432,6 +434,10 @@ class Insider:
         remaining, starts, ends = self.remaining, self._starts, self._ends
         setups, session_targets = self.plan.setup, self._targets
         on_start, on_end, draw_batch = self._on_start, self._on_end, self._draw_batch
+        # the planned batch: fixed, or the next of the pre-drawn gamma block (draw_batch refills)
+        fixed_batch = p.records_per_session if p.batch_cv <= 0 else None
+        batches = self._batches
+        new_session = tuple.__new__  # a Session without its Python-level __new__
         member, key = self.member, self.key
         targets = [t for t in self.plan.targets if remaining[t] > 0]
         seen: set[str] = set()
@@ -446,9 +452,10 @@ class Insider:
         # while the insider is idle (by memorylessness, the first point after a session ends is
         # distributed as a fresh start then). Drawn in vectorised blocks from its own stream.
         arrivals = self.arrivals
+        first_from = arrivals.first_from
         # a crew's first access is member 0's; the others' first sessions arrive like later ones
         at_start = p.first_session_at_start and member == 0
-        first = 0.0 if at_start else next(arrivals, math.inf)
+        first = 0.0 if at_start else next(arrivals, inf)
         if when is not None:
             first = max(when(0.0, first), 0.0)
         if isinf(first):
@@ -461,7 +468,7 @@ class Insider:
                     yield timeout(first)
             else:
                 yield from self._wait()
-            self.next_start = math.inf
+            self.next_start = inf
         while True:
             if not self.active:
                 return
@@ -479,11 +486,15 @@ class Insider:
                 return
             target = targets[0] if choose is None else choose(targets)
             left = remaining[target]
+            drawn = (fixed_batch if fixed_batch is not None
+                     else batches.pop() if batches else draw_batch())
             if shape is None:
-                want = min(draw_batch(), float(left))
+                want = float(left)
+                if not want < drawn:  # min(drawn, left), as min() picks it
+                    want = drawn
                 per_hour = per_hour_all_ips
             else:
-                move = shape(target, Move(draw_batch(), p.ip_addresses, p.request_rate_per_ip))
+                move = shape(target, Move(drawn, p.ip_addresses, p.request_rate_per_ip))
                 ips, rate_per_ip = max(int(move.ip_addresses), 1), float(move.rate_per_ip)
                 per_hour = ips * rate_per_ip
                 want = min(max(float(move.records), 0.0), float(left))
@@ -495,42 +506,52 @@ class Insider:
                 requests = duration * per_hour
                 want = requests / per_record
             duration += setup
-            batch = min(max(1, int(round(want))), left)
+            batch = round(want)  # min(max(1, round(want)), left)
+            if batch < 1:
+                batch = 1
+            if left < batch:
+                batch = left
             end = now + duration
-            session = Session(self.sessions, now, end, target, batch, requests, ips,
-                              rate_per_ip, target not in seen, member, key)
+            index = self.sessions
+            session = new_session(Session, (index, now, end, target, batch, requests, ips,
+                                            rate_per_ip, target not in seen, member, key))
             seen.add(target)
-            self.sessions += 1
+            self.sessions = index + 1
             starts.append(now)
             ends.append(end)
             session_targets.append(target)
-            if run.events is not None:
+            if tracing:
                 self._trace_start(session)
             on_start(session)
             taken = batch
             if duration > 0:
-                self.current = session
-                if not advance(duration):
+                if advance(duration):  # nothing else happened: the session ran its course
+                    now = end
+                else:
+                    self.current = session
                     try:
                         yield timeout(duration)
                     except simpy.Interrupt:
                         taken = int(batch * (env.now - now) / duration)
                         ends[-1] = env.now
-                self.current = None
+                    self.current = None
+                    now = env.now
             if taken > remaining[target]:  # a crew member emptied it meanwhile
                 taken = max(remaining[target], 0)
             self.records += taken
             remaining[target] -= taken
-            now = self.last_activity = env.now
+            self.last_activity = now
             if heard is not None and self.active:
                 heard(session, taken)
             # drawn before the hooks run, so they know when the insider acts next
             if self.active:
-                nxt = arrivals.first_from(now)
-                self.next_start = nxt if when is None else max(when(now, nxt), now)
+                nxt = first_from(now)
+                if when is not None:
+                    nxt = max(when(now, nxt), now)
             else:
-                self.next_start = math.inf
-            if run.events is not None:
+                nxt = inf
+            self.next_start = nxt
+            if tracing:
                 run.emit("exfiltration", category="exfiltration", session=session.index,
                          technique=list(self.plan.exfil_techniques), target=target,
                          records=taken,  # a crew's total: what all members took so far
@@ -539,14 +560,14 @@ class Insider:
             on_end(session, taken)
             if not self.active:
                 return
-            if isinf(self.next_start):
+            nxt = self.next_start  # (a hook may not move it, but read what the others read)
+            if isinf(nxt):
                 self._stop("stopped")
                 return
             if when is None:
-                delay = self.next_start - now
+                delay = nxt - now
                 if not advance(delay):
                     yield timeout(delay)
             else:
                 yield from self._wait()
-            self.next_start = math.inf
-
+            self.next_start = inf

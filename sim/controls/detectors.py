@@ -550,7 +550,10 @@ class _Hazard(Watch):
 
     def __init__(self, run: Run, name: str, params: ExternalParams, rng) -> None:
         self.run, self.name = run, name
+        self.env = run.env
         self.crew = run.crew
+        # a lone insider: its own records and next start, read without the crew's loops
+        self.solo = run.crew.members[0] if run.crew.solo else None
         self.base = 1.0 / params.base_mean_time
         self.per_record = 1.0 / (params.mean_time_per_million * 1e6)
         self.budget = rng.exponential(1.0)  # cumulative hazard at which discovery happens
@@ -588,18 +591,20 @@ class _Hazard(Watch):
         self.run.confirm(self.name, self.crew.most_records())
 
     def on_session_start(self, session: Session) -> None:
-        if self.due < self.crew.next_change(session):
+        if self.due < (session.end if self.solo is not None else self.crew.next_change(session)):
             self._arm()
 
     def on_session_end(self, session: Session, taken: int) -> None:
+        solo = self.solo
         if taken > 0:
-            now = self.run.env.now
+            now = self.env.now
             self.spent += self.rate * (now - self.since)
             self.since = now
-            self.rate = self.base + self.per_record * self.crew.records
-            self.due = (now + max((self.budget - self.spent) / self.rate, 0.0)
-                        if self.rate > 0 else math.inf)
-        if self.due < self.crew.next_change():
+            rate = self.rate = self.base + self.per_record * (
+                solo.records if solo is not None else self.crew.records)
+            self.due = (now + max((self.budget - self.spent) / rate, 0.0)
+                        if rate > 0 else math.inf)
+        if self.due < (solo.next_start if solo is not None else self.crew.next_change()):
             self._arm()
 
     def on_access_end(self, reason: str) -> None:

@@ -248,6 +248,35 @@ class Environment(simpy.Environment):
         return True
 
 
+def _fan_out(hooks: list[Callable[..., None]]) -> Callable[..., None] | None:
+    """One callable calling ``hooks`` in order (None for no hook): the hook itself, or a
+    closure over two or three (no loop per call)."""
+    if len(hooks) == 1:
+        return hooks[0]
+    if len(hooks) == 2:
+        first, second = hooks
+
+        def both(*args: Any) -> None:
+            first(*args)
+            second(*args)
+        return both
+    if len(hooks) == 3:
+        first, second, third = hooks
+
+        def three(*args: Any) -> None:
+            first(*args)
+            second(*args)
+            third(*args)
+        return three
+    if not hooks:
+        return None
+
+    def every(*args: Any) -> None:
+        for hook in hooks:
+            hook(*args)
+    return every
+
+
 class Run:
     """One replication in progress: the environment, the streams and the shared state.
 
@@ -335,12 +364,21 @@ class Run:
             hook()
 
     def attach(self, watches: Iterable[Watch]) -> None:
-        """Register the detectors' watches; only overridden hooks are called."""
+        """Register the detectors' watches; only overridden hooks are called.
+
+        The insiders then call the session hooks directly: one hook as it is, several through
+        one fan-out; with none, through the fan-out over ``_start_hooks``/``_end_hooks``, to
+        which a test may still append before the run starts.
+        """
         self.watches = list(watches)
         self._start_hooks = [w.on_session_start for w in self.watches
                              if type(w).on_session_start is not Watch.on_session_start]
         self._end_hooks = [w.on_session_end for w in self.watches
                            if type(w).on_session_end is not Watch.on_session_end]
+        on_start = _fan_out(self._start_hooks) or self._session_start
+        on_end = _fan_out(self._end_hooks) or self._session_end
+        for member in self.crew.members:
+            member._on_start, member._on_end = on_start, on_end
         self._access_end_hooks = [w.on_access_end for w in self.watches
                                   if type(w).on_access_end is not Watch.on_access_end]
         self._postponed_hooks = [w.on_postponed for w in self.watches
