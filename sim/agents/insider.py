@@ -278,6 +278,8 @@ class Insider:
         kind = type(self.tactics)
         self._when = (self.tactics.next_start
                       if kind.next_start is not Tactics.next_start else None)
+        #: whether its strategy shapes sessions (else each runs at the profile's rates)
+        self.reshapes = kind.shape is not Tactics.shape
         self._waiting = False  # idle in a wait that reschedule() may move
         #: the engine's exact shortcut for a wait nothing can interrupt (None on a bare SimPy
         #: environment): :meth:`sim.core.engine.Environment.advance`

@@ -56,6 +56,10 @@ class Watch:
     (``session.member``, ``session.key``); ``run.crew`` gives what all members did.
     """
 
+    #: False when :meth:`on_session_start` can do nothing in this replication: the engine then
+    #: never calls it (set by a watch that knows, when it starts)
+    hears_session_start: bool = True
+
     def on_session_start(self, session: Session) -> None:
         """An insider started ``session`` (now)."""
 
@@ -494,6 +498,19 @@ class _Rule(Watch):
                       for t, w in walks.items()}
         self.crew = run.crew
         self.solo = run.crew.solo
+        # A lone insider whose strategy does not reshape its sessions runs every session at
+        # its profile's rates: if none of its targets is over the limit at them, no session
+        # ever trips the rule (and none is refused), so the engine need not ask.
+        if self.solo and not run.insider.reshapes:
+            p = run.model.plan.profile
+            self.hears_session_start = any(
+                self._over(t, p.request_rate_per_ip, p.ip_addresses) for t in walks)
+
+    def _over(self, t: str, per_ip: float, ips: int) -> bool:
+        """Whether a lone session to ``t`` at these rates trips the rule."""
+        if self.split[t] and per_ip > self.limit:
+            return True
+        return self.whole[t] and per_ip * ips > self.limit
 
     def on_session_start(self, session: Session) -> None:
         t, per_ip = session.target, session.requests_per_ip_hour

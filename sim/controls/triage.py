@@ -40,6 +40,7 @@ until its triage starts.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import deque
@@ -227,6 +228,13 @@ class _Team:
     def mean_wait(self) -> float:
         """Mean wait (hours) of the alerts that were triaged; nan if none."""
         return self.total_wait / self.triaged if self.triaged else math.nan
+
+    def _confirm_stream(self) -> np.random.Generator:
+        """The stream of the confirmations (``triage:confirm``), made when a true alert is
+        first triaged: a stream costs tens of microseconds, and most runs never read it."""
+        if self._confirm_rng is None:
+            self._confirm_rng = self.run.rng("triage:confirm")
+        return self._confirm_rng
 
     # -- priority and risk_based: what the queue holds, and its bookkeeping -------------------
     def _score_rng(self, detector: str) -> np.random.Generator:
@@ -678,7 +686,7 @@ class LazyTriageQueue(_Team):
         # tail that starts after the end.
         self._started: list[tuple[float, float, float, int]] = []
         self._durations: list[float] = []
-        self._confirm_rng = run.rng("triage:confirm")
+        self._confirm_rng: np.random.Generator | None = None  # made when first read
         self._queue_starts: deque[float] | None = deque() if run.events is not None else None
 
     def benign_alarms(self, detector: str, stream: BenignStream, probability: float,
@@ -800,65 +808,63 @@ class LazyTriageQueue(_Team):
 
     def _advance_fast(self, arrivals: list[float], until: float) -> None:
         """:meth:`_advance` for the common case (24x7 analysts, no trace): the recursion of
-        :meth:`_serve`, inlined over the merged arrival times (all ``< until``), with the same
-        arithmetic in the same order, so both give the same numbers to the last bit."""
+        :meth:`_serve`, inlined over the merged arrival times (all ``< until``, increasing),
+        with the same arithmetic in the same order, so both give the same numbers to the last
+        bit. The warm-up alerts (arrival < 0) come first and go through a loop of their own."""
         free, record = self._free, self._started.append
         max_age, heapreplace = self.params.max_alert_age, heapq.heapreplace
-        durations, shape, scale = self._durations, self._shape, self._scale
-        count = warm = triaged = dropped = sealed = sealed_dropped = 0
+        n = len(arrivals)
+        # every triage time this call can need, next one last (pop): as many as alerts
+        if self._shape:
+            durations = self._durations
+            while len(durations) < n:  # blocks drawn as _duration() would, only sooner
+                block = self.rng.gamma(self._shape, self._scale, self._BLOCK).tolist()
+                block.reverse()
+                durations[:0] = block  # after every triage time already drawn
+        else:
+            durations = [self._scale] * n
+        pop = durations.pop
         # sums run on from the totals, alert by alert as in _serve, so a traced run (which
         # goes through _serve) rounds exactly as an untraced one
         wait, busy = self.total_wait, self.busy_time
-        single = len(free) == 1  # one analyst: a float, not a heap
-        f = free[0]
-        for arrival in arrivals:
-            counted = arrival >= 0  # warm-up alerts occupy analysts, enter no statistic
-            if not single:
-                f = free[0]
+        split = bisect.bisect_left(arrivals, 0.0)  # warm-up alerts: before time 0
+        sealed_dropped = 0
+        # warm-up alerts occupy analysts and enter no statistic but the sealed sample
+        for arrival in arrivals[:split] if split else ():
+            f = free[0]
             start = arrival if arrival > f else f
             if start - arrival > max_age:
-                if counted:
-                    count += 1
-                    dropped += 1
-                    if start >= until:  # may start after the end of the run: close() decides
-                        record((start, arrival, 0.0, _DROPPED))
-                else:
-                    warm += 1
-                    if arrival < -max_age:
-                        sealed += 1
-                        sealed_dropped += 1
+                if arrival < -max_age:
+                    sealed_dropped += 1
                 continue
-            if not shape:
-                d = scale
-            else:
-                if not durations:
-                    durations.extend(self.rng.gamma(shape, scale, self._BLOCK).tolist())
-                    durations.reverse()
-                d = durations.pop()
-            if single:
-                f = start + d
-            else:
-                heapreplace(free, start + d)
-            if counted:
-                count += 1
-                triaged += 1
-                wait += start - arrival
-                busy += d
-                if start + d > until:  # may start, or end, after the end of the run
-                    record((start, arrival, d, _TRIAGED))
-            else:
-                warm += 1
-                busy += max(start + d, 0.0) - max(start, 0.0)
-                sealed += arrival < -max_age
-                if start + d > until:
-                    record((start, arrival, d, _WARMUP))
-        if single:
-            free[0] = f
-        self.false_alerts += count
-        self.warmup_alerts += warm
-        self.triaged += triaged
+            d = pop()
+            end = start + d
+            heapreplace(free, end)
+            busy += (end if end >= 0.0 else 0.0) - (start if start >= 0.0 else 0.0)  # max(x, 0)
+            if end > until:
+                record((start, arrival, d, _WARMUP))
+        dropped = 0
+        for arrival in arrivals[split:] if split else arrivals:
+            f = free[0]
+            start = arrival if arrival > f else f
+            if start - arrival > max_age:
+                dropped += 1
+                if start >= until:  # may start after the end of the run: close() decides
+                    record((start, arrival, 0.0, _DROPPED))
+                continue
+            d = pop()
+            end = start + d
+            heapreplace(free, end)
+            wait += start - arrival
+            busy += d
+            if end > until:  # may start, or end, after the end of the run
+                record((start, arrival, d, _TRIAGED))
+        self.false_alerts += n - split
+        self.warmup_alerts += split
+        self.triaged += n - split - dropped
         self.dropped += dropped
-        self.sealed += sealed
+        # sealed: the warm-up alerts that arrived more than max_alert_age before time 0
+        self.sealed += bisect.bisect_left(arrivals, -max_age, 0, split) if split else 0
         self.sealed_dropped += sealed_dropped
         self.total_wait, self.busy_time = wait, busy
 
@@ -874,7 +880,7 @@ class LazyTriageQueue(_Team):
             self.false_alerts += 1
         end = self._serve(now, detector, true)
         if end is not None and true:
-            confirmed = self._confirm_rng.random() < self.params.confirm_probability
+            confirmed = self._confirm_stream().random() < self.params.confirm_probability
             self._confirm_later(end - now, detector, True, confirmed, member=member)
 
     def close(self) -> None:
@@ -929,7 +935,7 @@ class LazyPriorityQueue(_Team):
         self._streams: list[tuple[str, PointStream, ScoreSampler | None,
                                   np.random.Generator]] = []
         self._durations: dict[bool, list[float]] = {False: [], True: []}
-        self._confirm_rng = run.rng("triage:confirm")
+        self._confirm_rng: np.random.Generator | None = None  # made when first read
         self._pending: list[Alert] = []  # true items waiting for their triage to start
         self._wake_at = math.inf
         self._at_zero = params.warmup <= 0  # the warm-up has been served up to time 0
@@ -1029,7 +1035,7 @@ class LazyPriorityQueue(_Team):
         waiting = []
         for item in self._pending:
             if not math.isnan(item.start):
-                confirmed = self._confirm_rng.random() < self.params.confirm_probability
+                confirmed = self._confirm_stream().random() < self.params.confirm_probability
                 self._confirm_later(item.end - now, item.detector, True, confirmed,
                                     member=item.member)
             elif not item.dropped and now - item.time <= max_age:

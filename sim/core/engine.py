@@ -372,7 +372,8 @@ class Run:
         """
         self.watches = list(watches)
         self._start_hooks = [w.on_session_start for w in self.watches
-                             if type(w).on_session_start is not Watch.on_session_start]
+                             if type(w).on_session_start is not Watch.on_session_start
+                             and w.hears_session_start]
         self._end_hooks = [w.on_session_end for w in self.watches
                            if type(w).on_session_end is not Watch.on_session_end]
         on_start = _fan_out(self._start_hooks) or self._session_start
