@@ -225,3 +225,32 @@ def test_first_of_two_detectors_wins():
     dwell, res = dwell_sample(both, 300)
     names = {r.detected_by for r in res}
     assert names == {"audit", "ext"}
+
+
+def test_a_rule_no_session_can_trip_is_not_asked_and_that_changes_nothing(monkeypatch):
+    from sim.controls.detectors import _Rule
+    from sim.core.engine import Run
+
+    rule = {"rule": {"_target_": "sim.controls.detectors.VolumeThreshold",
+                     "max_requests_per_ip_hour": 500, "benign_trip_probability": 1e-4}}
+    ext = {"ext": {"_target_": "sim.controls.detectors.ExternalDiscovery",
+                   "base_mean_time": "20d"}}
+
+    def hears(model):
+        run = Run(model, 1, 0)
+        (watch,) = [w for w in (d.start(run) for d in model.detectors) if isinstance(w, _Rule)]
+        return watch.hears_session_start
+
+    under = make_model(detectors={**rule, **ext}, insider={"request_rate_per_ip": 400},
+                       horizon="60d")
+    assert not hears(under)  # a lone renewal insider at 400/IP-hour never trips 500
+    assert hears(make_model(detectors=rule, insider={"request_rate_per_ip": 600}))
+    assert hears(make_model(detectors=rule, insider={  # a strategy that reshapes sessions
+        "request_rate_per_ip": 400,
+        "strategy": {"_target_": "sim.agents.prober.ThresholdProber"}}))
+    assert hears(make_model(detectors=rule, insider={  # a crew on one key: rates add up
+        "request_rate_per_ip": 400, "crew": {"size": 2, "credentials": "shared"}}))
+    quiet = [simulate(under, 3, r) for r in range(10)]
+    monkeypatch.setattr(_Rule, "_over", lambda self, t, per_ip, ips: True)  # ask it anyway
+    assert hears(under)
+    assert [simulate(under, 3, r) for r in range(10)] == quiet

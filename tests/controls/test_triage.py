@@ -241,3 +241,35 @@ def test_next_shift_start_is_one_float_per_gap_so_fifo_starts_never_decrease(sta
         by_gap.setdefault(round(s, 6), []).append(s)
         assert s > t and q.on_shift(s)
     assert len(by_gap) > 10 and all(len(set(v)) == 1 for v in by_gap.values())
+
+
+@pytest.mark.parametrize("analysts,cv,max_age,rate,drops", [
+    (1, 1.0, math.inf, 2.0, False), (3, 1.0, 1.0, 14.0, True), (2, 0.0, 0.5, 9.0, True),
+    (3, 0.5, 24.0, 4.0, False)])
+def test_the_inlined_recursion_equals_serving_alert_by_alert(analysts, cv, max_age, rate, drops):
+    # _advance_fast (untraced, 24x7) against _serve one alert at a time, to the last bit:
+    # warm-up alerts before 0, waits, drops (light and overloaded teams), fixed triage times
+    rng = np.random.default_rng(analysts)
+    arrivals = (-24.0 + np.cumsum(rng.exponential(1 / rate, int(rate * 200)))).tolist()
+    until = 150.0
+    params = build(TriageParams, {"analysts": analysts, "triage_time": "15m",
+                                  "triage_time_cv": cv, "max_alert_age": max_age,
+                                  "warmup": "1d"})
+    fast, slow = (LazyTriageQueue(FakeRun(7), params, None) for _ in range(2))
+    fast._streams.append(("x", PointStream.of(arrivals)))
+    fast._advance(until)
+    for a in (a for a in arrivals if a < until):
+        if a >= 0:
+            slow.false_alerts += 1
+        else:
+            slow.warmup_alerts += 1
+        slow._serve(a, "x", False)
+    for q in (fast, slow):
+        q.env.run(until=until)
+        q.close()
+    assert fast.warmup_alerts > 0 and fast.triaged > 0 and fast.total_wait > 0
+    assert drops == (fast.dropped > 0 and fast.sealed_dropped > 0)
+    for key in ("false_alerts", "warmup_alerts", "triaged", "dropped", "sealed",
+                "sealed_dropped", "total_wait", "busy_time"):
+        assert getattr(fast, key) == getattr(slow, key), key
+    assert sorted(fast._free) == sorted(slow._free)
