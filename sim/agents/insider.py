@@ -463,6 +463,7 @@ class Insider:
         if isinf(first):
             self._stop("stopped")
             return
+        now = None  # the clock, when the insider moved it itself (else read env.now)
         if first > 0 or not at_start:
             self.next_start = first
             if when is None:
@@ -474,7 +475,8 @@ class Insider:
         while True:
             if not self.active:
                 return
-            now = env.now
+            if now is None:
+                now = env.now
             if now >= lifetime_left:
                 self.cut("expired")
                 return
@@ -502,7 +504,7 @@ class Insider:
                 want = min(max(float(move.records), 0.0), float(left))
             requests = want * per_record
             setup = setups[target]
-            duration = 0.0 if isinf(per_hour) else requests / per_hour
+            duration = 0.0 if per_hour == inf else requests / per_hour  # (rates are > 0)
             if duration + setup > max_hours:
                 duration = max(max_hours - setup, 0.0)
                 requests = duration * per_hour
@@ -515,9 +517,11 @@ class Insider:
                 batch = left
             end = now + duration
             index = self.sessions
+            first_visit = target not in seen
+            if first_visit:
+                seen.add(target)
             session = new_session(Session, (index, now, end, target, batch, requests, ips,
-                                            rate_per_ip, target not in seen, member, key))
-            seen.add(target)
+                                            rate_per_ip, first_visit, member, key))
             self.sessions = index + 1
             starts.append(now)
             ends.append(end)
@@ -563,13 +567,17 @@ class Insider:
             if not self.active:
                 return
             nxt = self.next_start  # (a hook may not move it, but read what the others read)
-            if isinf(nxt):
+            if nxt == inf:
                 self._stop("stopped")
                 return
             if when is None:
                 delay = nxt - now
-                if not advance(delay):
+                if advance(delay):
+                    now += delay  # where advance put the clock, to the bit
+                else:
+                    now = None
                     yield timeout(delay)
             else:
+                now = None
                 yield from self._wait()
             self.next_start = inf

@@ -615,13 +615,18 @@ class _Hazard(Watch):
         solo = self.solo
         if taken > 0:
             now = self.env.now
-            self.spent += self.rate * (now - self.since)
+            spent = self.spent = self.spent + self.rate * (now - self.since)
             self.since = now
             rate = self.rate = self.base + self.per_record * (
                 solo.records if solo is not None else self.crew.records)
-            self.due = (now + max((self.budget - self.spent) / rate, 0.0)
-                        if rate > 0 else math.inf)
-        if self.due < (solo.next_start if solo is not None else self.crew.next_change()):
+            if rate > 0:
+                left = (self.budget - spent) / rate
+                due = self.due = now + (0.0 if left < 0.0 else left)  # max(left, 0.0)
+            else:
+                due = self.due = math.inf
+        else:
+            due = self.due
+        if due < (solo.next_start if solo is not None else self.crew.next_change()):
             self._arm()
 
     def on_access_end(self, reason: str) -> None:

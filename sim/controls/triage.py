@@ -840,7 +840,7 @@ class LazyTriageQueue(_Team):
             d = pop()
             end = start + d
             heapreplace(free, end)
-            busy += (end if end >= 0.0 else 0.0) - (start if start >= 0.0 else 0.0)  # max(x, 0)
+            busy += (0.0 if end < 0.0 else end) - (0.0 if start < 0.0 else start)  # max(x, 0.0)
             if end > until:
                 record((start, arrival, d, _WARMUP))
         dropped = 0
