@@ -846,7 +846,15 @@ class LazyTriageQueue(_Team):
         dropped = 0
         for arrival in arrivals[split:] if split else arrivals:
             f = free[0]
-            start = arrival if arrival > f else f
+            if arrival > f:  # an analyst is free: no wait (kept, max_alert_age >= 0), none added
+                d = pop()
+                end = arrival + d
+                heapreplace(free, end)
+                busy += d
+                if end > until:
+                    record((arrival, arrival, d, _TRIAGED))
+                continue
+            start = f
             if start - arrival > max_age:
                 dropped += 1
                 if start >= until:  # may start after the end of the run: close() decides
