@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.core.engine import Run
-from sim.core.streams import Streams, _Material, _add_words, _seeded, _words
+from sim.core.streams import Streams, _add_words, _Material, _seeded, _words
 from tests.conftest import make_model
 
 SEEDS = (0, 1, 7, 2**31, 2**32 - 1, 2**32, 2**64 + 5, 2**130 + 3, 12345678901234567890)
