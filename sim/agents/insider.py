@@ -493,9 +493,9 @@ class Insider:
             drawn = (fixed_batch if fixed_batch is not None
                      else batches.pop() if batches else draw_batch())
             if shape is None:
-                want = float(left)
-                if not want < drawn:  # min(drawn, left), as min() picks it
-                    want = drawn
+                # min(drawn, float(left)); int against float compares exactly, and float()
+                # rounds to the nearest, so both pick the same number
+                want = float(left) if left < drawn else drawn
                 per_hour = per_hour_all_ips
             else:
                 move = shape(target, Move(drawn, p.ip_addresses, p.request_rate_per_ip))
