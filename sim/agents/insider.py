@@ -23,7 +23,11 @@ Contract of the SimPy process (:meth:`Insider.process`):
   (records x requests per record) spread over ``ip_addresses`` at ``request_rate_per_ip``;
 * records count as exfiltrated when the session ends, pro rata if access is cut mid-session;
 * the insider stops when access is cut (containment, revocation, expiry), every target is
-  empty ("exhausted"), or its strategy decides to start no more sessions ("stopped").
+  empty ("exhausted"), or its strategy decides to start no more sessions ("stopped");
+* a wait (a session, or the idle time to the next) that no scheduled event can come before
+  takes no SimPy event: the insider moves the clock itself
+  (:meth:`sim.core.engine.Environment.advance`), with the same steps at the same times in the
+  same order as through a SimPy timeout.
 
 The insider draws only from its own streams, so under the renewal strategy which detectors
 are present never changes its sessions up to the moment it is stopped. An adaptive strategy
