@@ -218,9 +218,9 @@ def build_model(cfg: Mapping[str, Any]) -> Model:
 class Environment(simpy.Environment):
     """SimPy's environment with one exact shortcut for a process that would wait alone.
 
-    :meth:`advance` is the only place the engine touches SimPy internals (``_now`` and
-    ``_queue``, whose entries are ``(time, priority, id, event)``; tests/core/test_engine.py
-    fails if that layout changes).
+    :meth:`advance` is the only place the engine reads SimPy's queue or sets its clock, both
+    private (``_now``, and ``_queue`` of ``(time, priority, id, event)`` entries;
+    tests/core/test_engine.py fails if that layout changes).
     """
 
     #: timeouts :meth:`advance` saved (the benchmark counts them; see ``simulate``'s counters)
@@ -252,6 +252,8 @@ class Environment(simpy.Environment):
 def _fan_out(hooks: list[Callable[..., None]]) -> Callable[..., None] | None:
     """One callable calling ``hooks`` in order (None for no hook): the hook itself, or a
     closure over two or three (no loop per call)."""
+    if not hooks:
+        return None
     if len(hooks) == 1:
         return hooks[0]
     if len(hooks) == 2:
@@ -269,8 +271,6 @@ def _fan_out(hooks: list[Callable[..., None]]) -> Callable[..., None] | None:
             second(*args)
             third(*args)
         return three
-    if not hooks:
-        return None
 
     def every(*args: Any) -> None:
         for hook in hooks:
