@@ -309,3 +309,17 @@ def test_containment_mid_session_cuts_it_pro_rata_and_the_horizon_stops_a_sessio
     short = simulate(_ten_hour_sessions(horizon=4.0), 1, 0)  # the first session, cut by it
     assert short.censored and short.access_ended_by == "horizon" and short.access_hours == 4.0
     assert short.records_exfiltrated == 400 and short.sessions == 1
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_the_hooks_fan_out_calls_every_hook_in_order(n):
+    from sim.core.engine import _fan_out
+
+    calls: list = []
+    hooks = [lambda *a, k=k: calls.append((k, a)) for k in range(n)]
+    fan = _fan_out(hooks)
+    if n == 0:
+        assert fan is None
+        return
+    fan("s", 3)
+    assert calls == [(k, ("s", 3)) for k in range(n)]
