@@ -71,6 +71,16 @@ def make_model(**over: Any) -> Model:
     return build_model(merge(BASE, over))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_compose_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The tests never read or write the user's cache of compositions
+    (:mod:`sim.cli.compose_cache`): the session (each xdist worker) has its own, which the
+    ``python -m sim`` subprocesses it starts share. A test of the cache itself sets its own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INSIDER_SIM_CACHE_DIR", str(tmp_path_factory.mktemp("compose_cache")))
+        yield
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)

@@ -12,7 +12,6 @@ import gc
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from sim.core.engine import Model, build_model, simulate_many
@@ -112,6 +111,8 @@ def iter_replications(cfg: Mapping[str, Any], model: Model, workers: int = 1,
     # Submit lazily, a few tasks ahead of the one being yielded: memory stays flat in n (as
     # with one worker), where pool.map would first submit every task and hold every result.
     ahead = 2 * workers
+    from concurrent.futures import Future, ProcessPoolExecutor  # a one-process run needs neither
+
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                              initargs=(dict(cfg),)) as pool:
         pending: deque[Future[list[ReplicationResult]]] = deque()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,8 +151,19 @@ def test_an_overloaded_team_is_warned_about_and_summarised(tmp_path):
     assert team["overloaded"] is True and 3 < team["offered_load"] < 4
     assert team["discipline"] == "fifo" and team["analysts"] == 1
 
+
+#: What a plain run (``replications=1 output.plot=false``) must not import: each is lazy, loaded
+#: only by the path that needs it (figures, a quantile, the report and its parquet, the studies,
+#: the explorer, the launchers and sweepers of a sweep, a process pool), and together they
+#: would double the start-up.
+LAZY = ("scipy", "matplotlib", "pandas", "pyarrow", "SALib", "pyabc", "optuna", "dash",
+        "plotly", "ray", "submitit", "joblib", "concurrent.futures.process",
+        "sim.outputs.figures", "sim.outputs.report", "sim.outputs.pool", "sim.outputs.trace",
+        "sim.analysis", "sim.explore", "sim.policy.report")
+
 STARTUP_PROBE = """
 import sys
+LAZY = @LAZY@
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 import yaml
 
@@ -170,19 +183,22 @@ yaml.load = load
 sys.argv = ["sim", *sys.argv[1:]]
 from sim.cli.app import cli
 cli()
-heavy = sorted(m for m in sys.modules if m.startswith(("scipy", "matplotlib")))
+heavy = sorted(m for m in sys.modules if any(m == x or m.startswith(x + ".") for x in LAZY))
 print("PROBE", counts["compose"], counts["yaml"], heavy)
-"""
+""".replace("@LAZY@", repr(LAZY))
 
 
 def test_fixed_cost_one_composition_per_job_and_no_heavy_imports(tmp_path):
     """A run composes its config once (Hydra's mode probe is skipped), a sweep once per job
     plus the sweep's own (the sweeper's validation hands its configs to the launcher), every
-    YAML file is parsed once per process, and neither scipy nor matplotlib is imported when no
-    figure is written and one replication needs no quantile."""
-    def probe(*args: str) -> tuple[int, int, str]:
+    YAML file is parsed once per process, and none of :data:`LAZY` (scipy, matplotlib, pandas,
+    the report, the launchers, ...) is imported when no figure is written and one replication
+    needs no quantile. With the composition cache (sim.cli.compose_cache) warm, a run of a shape
+    composed before parses no YAML file at all."""
+    def probe(*args: str, cache: str = "off") -> tuple[int, int, str]:
+        env = {**os.environ, "INSIDER_SIM_CACHE_DIR": cache}
         proc = subprocess.run([sys.executable, "-c", STARTUP_PROBE, *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, env=env)
         assert proc.returncode == 0, proc.stderr
         compose, parsed, heavy = proc.stdout.split("PROBE")[-1].split(maxsplit=2)
         return int(compose), int(parsed), heavy.strip()
@@ -190,10 +206,17 @@ def test_fixed_cost_one_composition_per_job_and_no_heavy_imports(tmp_path):
     compose, parsed_one, heavy = probe("replications=1", "output.plot=false",
                                        f"hydra.run.dir={tmp_path / 'run'}")
     assert (compose, heavy) == (1, "[]")
+    assert parsed_one >= 10  # every file of the composition (conf/ and Hydra's own)
     compose, parsed, heavy = probe("-m", "seed=0,1,2", "replications=1", "output.plot=false",
                                    f"hydra.sweep.dir={tmp_path / 'sweep'}")
     assert (compose, heavy) == (1 + 3, "[]")
     assert parsed <= parsed_one + 2  # the sweep's files once (+ multirun/hydra yaml reads)
+    cache = str(tmp_path / "cache")
+    cold = probe("replications=1", "output.plot=false", f"hydra.run.dir={tmp_path / 'c1'}",
+                 cache=cache)
+    warm = probe("seed=5", "replications=1", "output.plot=false",
+                 f"hydra.run.dir={tmp_path / 'c2'}", cache=cache)  # same shape, other values
+    assert cold == (1, parsed_one, "[]") and warm == (1, 0, "[]")
 
 
 def test_no_config_file_sets_hydra_mode():
@@ -250,10 +273,39 @@ SHAPES = [[], ["seed=3"], ["seed=4", "replications=7", "horizon=2y"], [],
           ["detectors={}", "seed=5"], ["hydra.job.chdir=true", "seed=6"], ["seed=3"]]
 
 
-def test_jobs_of_one_shape_share_a_composition_and_get_the_same_configs(monkeypatch):
+def config_signature(cfg: Any) -> list[tuple[Any, ...]]:
+    """Every node of an OmegaConf config: its path, node class, flags, declared and object
+    types and value; two configs with equal signatures behave alike (not only print alike)."""
+    from omegaconf import DictConfig, ListConfig
+
+    out: list[tuple[Any, ...]] = []
+
+    def walk(node: Any, path: str) -> None:
+        md = node._metadata
+        out.append((path, type(node).__name__, md.ref_type, md.object_type, md.optional,
+                    dict(md.flags or {}), md.key))
+        if isinstance(node, (DictConfig, ListConfig)):
+            if node._is_missing() or node._is_none() or node._is_interpolation():
+                out.append((path, repr(node._value())))
+            elif isinstance(node, DictConfig):
+                for key in node.keys():
+                    walk(node._get_node(key), f"{path}.{key}")
+            else:
+                for i in range(len(node)):
+                    walk(node._get_node(i), f"{path}[{i}]")
+        else:
+            out.append((path, repr(node._value())))
+
+    walk(cfg, "")
+    return out
+
+
+def test_jobs_of_one_shape_share_a_composition_and_get_the_same_configs(monkeypatch, tmp_path):
     """one_composition composes each shape of overrides once (its defaults list and merged
-    configs); each job applies its own values to a deep copy. Every config, Hydra's part
-    included, is the one Hydra composes without the cache."""
+    configs); each job applies its own values to its own copy. A later process (a new
+    one_composition) reads the shapes from the disk cache (sim.cli.compose_cache) and composes
+    none. Every config, Hydra's part included, is the one Hydra composes without either: the
+    same YAML and the same nodes (classes, flags, types)."""
     from hydra import compose, initialize_config_dir
     from hydra._internal import defaults_list
     from hydra.core.global_hydra import GlobalHydra
@@ -266,21 +318,31 @@ def test_jobs_of_one_shape_share_a_composition_and_get_the_same_configs(monkeypa
     monkeypatch.setattr(defaults_list, "_create_defaults_list",
                         lambda *a, **k: built.append(1) or real(*a, **k))
 
-    def compose_all() -> list[str]:
+    def compose_all() -> list[tuple[str, list[tuple[Any, ...]]]]:
         out = []
         for overrides in SHAPES:
             GlobalHydra.instance().clear()
             with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
                 cfg = compose("config", overrides=overrides, return_hydra_config=True)
-                out.append(OmegaConf.to_yaml(cfg))
+                out.append((OmegaConf.to_yaml(cfg), config_signature(cfg)))
         GlobalHydra.instance().clear()
         return out
 
     plain = compose_all()
     assert len(built) == len(SHAPES)
     built.clear()
+    monkeypatch.setenv("INSIDER_SIM_CACHE_DIR", "off")
     with one_composition(["-m"]):
-        cached = compose_all()
-    assert cached == plain
+        shared = compose_all()
+    assert shared == plain
     assert len(built) == 4  # the shapes: none, a scenario, an added detector, a regime
-    assert "seed: 3" in plain[1] and "seed: 0" in plain[3] and plain[3] == plain[0]
+    monkeypatch.setenv("INSIDER_SIM_CACHE_DIR", str(tmp_path / "cache"))
+    for expected_built in (4, 0):  # the first process stores the shapes, the next reads them
+        built.clear()
+        with one_composition(["-m"]):
+            assert compose_all() == plain
+        assert len(built) == expected_built
+    assert len(list((tmp_path / "cache" / "compose").glob("*.pkl"))) >= 4
+    yaml_texts = [text for text, _ in plain]
+    assert "seed: 3" in yaml_texts[1] and "seed: 0" in yaml_texts[3]
+    assert yaml_texts[3] == yaml_texts[0]

@@ -1,0 +1,247 @@
+"""A cache of Hydra's composition work that outlives the process (``python -m sim`` start-up).
+
+Composing the config is most of what Hydra does before a job starts (~0.1 s of a 0.5 s
+start-up): the defaults list is built by reading every YAML file it names, and the files are
+parsed and merged. Both depend only on the *shape* of the command line (the config name, the
+group choices, additions and deletions, the sweeps; not on values such as ``seed=3`` or
+``hydra.run.dir=DIR``, which Hydra applies afterwards) and on what the config sources hold.
+:func:`sim.cli.app.one_composition` keeps them per process; this module keeps them on disk so
+that the next process with the same shape skips them:
+
+* an entry holds Hydra's defaults list (its ``defaults``, ``defaults_tree`` and the group
+  choices it found) and the merged config before any value override, pickled; another kind
+  holds a YAML file's parsed data, named by the file's text (the primary config is parsed by
+  every composition, to find its search path, before the shape is known);
+* its name is a digest of the shape and of a **fingerprint** of everything else the two can
+  depend on: the config sources (their scheme, path and provider), the names and contents of
+  every file and directory under a ``file://`` source (conf/), the versions of Python, Hydra,
+  OmegaConf and PyYAML, the Hydra plugins installed (file names, sizes and times) and the
+  structured configs registered (names), and the ``sim`` package's source digest (so a new
+  version of this code never reads an old entry). A source that cannot be fingerprinted (a
+  ``pkg://`` source other than Hydra's own, a scheme we do not know, a file source of more
+  than :data:`MAX_FILES` files) turns the cache off for that composition;
+* a composition that raises is never stored; neither is one during which Hydra warned (the
+  warning would not be repeated by a cached run).
+
+So an edited, added or removed conf file, a new plugin or a code change composes afresh: an
+entry can be stale only if a file's contents change while its name stays (that is in the
+fingerprint too) or through something outside this list.
+
+Where: ``$INSIDER_SIM_CACHE_DIR/compose`` if that variable is set (``off`` turns the cache
+off), else ``$XDG_CACHE_HOME/insider-sim/compose`` or ``~/.cache/insider-sim/compose``; the
+directory is created private to the user (entries are pickles, like ``.pyc`` files: only the
+user's own process writes them). At most :data:`MAX_ENTRIES` entries are kept, the least
+recently used go first. A cache that cannot be read or written (a read-only home, a corrupt
+entry) only costs the composition: it never changes a result or stops a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+#: The environment variable naming the cache directory (``off`` disables the cache).
+CACHE_ENV = "INSIDER_SIM_CACHE_DIR"
+#: Bumped when an entry's layout changes.
+FORMAT = 1
+#: Entries kept (each some 30 KB); beyond it the least recently used are removed.
+MAX_ENTRIES = 256
+#: A file source with more files than this (someone's home dir as a search path) is not
+#: fingerprinted: the composition is not cached.
+MAX_FILES = 5000
+
+
+def cache_dir() -> Path | None:
+    """The directory entries live in, or None when the cache is off (``INSIDER_SIM_CACHE_DIR
+    =off``)."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        if value.strip().lower() in ("", "off", "0", "false", "no", "none"):
+            return None
+        return Path(value).expanduser() / "compose"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "insider-sim" / "compose"
+
+
+def _tree_digest(root: str, h: Any) -> bool:
+    """Feed the names of every dir and file under ``root`` and every file's bytes to ``h``;
+    False when the tree is too large to fingerprint."""
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, root)
+        h.update(b"D" + rel.encode("utf-8", "surrogateescape") + b"\0")
+        for name in sorted(filenames):
+            count += 1
+            if count > MAX_FILES:
+                return False
+            path = os.path.join(dirpath, name)
+            h.update(b"F" + name.encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                with open(path, "rb") as f:
+                    h.update(f.read())
+            except OSError:
+                h.update(b"?unreadable")
+            h.update(b"\0")
+    return True
+
+
+def _plugins_digest(h: Any) -> None:
+    """The installed Hydra plugins (files of the ``hydra_plugins`` namespace: names, sizes,
+    modification times) and the names of the structured configs registered so far."""
+    try:
+        import hydra_plugins
+        paths = sorted(str(p) for p in hydra_plugins.__path__)
+    except ImportError:
+        paths = []
+    for base in paths:
+        if not os.path.isdir(base):
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+    from hydra.core.config_store import ConfigStore
+
+    def names(node: dict[str, Any], prefix: str) -> Iterable[str]:
+        for key in sorted(node):
+            value = node[key]
+            yield f"{prefix}{key}"
+            if isinstance(value, dict):
+                yield from names(value, f"{prefix}{key}/")
+
+    h.update("\0".join(names(ConfigStore.instance().repo, "")).encode())
+
+
+class ComposeCache:
+    """Entries on disk, named by a digest of the shape and the fingerprint (see the module
+    docstring). Every failure to read or write is a miss."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._fingerprints: dict[tuple[Any, ...] | None, str | None] = {}
+
+    def versions(self) -> str:
+        """The digest of the software an entry depends on: this format, Python, Hydra,
+        OmegaConf, PyYAML and the ``sim`` package (version and source digest). It alone names a
+        parsed YAML file's entry (with the file's contents, :meth:`load_yaml`)."""
+        if None not in self._fingerprints:
+            import hydra
+            import omegaconf
+            import yaml
+
+            from sim import __version__
+            from sim.cli.sweep import source_digest
+
+            self._fingerprints[None] = hashlib.sha256(repr((
+                FORMAT, sys.version, hydra.__version__, omegaconf.__version__,
+                yaml.__version__, __version__, source_digest())).encode()).hexdigest()
+        return str(self._fingerprints[None])
+
+    def fingerprint(self, sources: tuple[tuple[str, str, str], ...]) -> str | None:
+        """The digest of everything besides the shape that an entry depends on, for these
+        config sources (``(scheme, path, provider)``); None when one of them cannot be
+        fingerprinted. Computed once per process and set of sources."""
+        if sources in self._fingerprints:
+            return self._fingerprints[sources]
+        h = hashlib.sha256(self.versions().encode())
+        ok = True
+        for scheme, path, provider in sources:
+            h.update(f"\0S{scheme}\0{path}\0{provider}\0".encode())
+            if scheme == "file":
+                ok = os.path.isdir(path) and _tree_digest(path, h)
+            elif scheme == "pkg":
+                ok = path == "hydra.conf"  # Hydra's own: its version is in the digest
+            elif scheme == "structured":
+                _plugins_digest(h)
+            else:
+                ok = False
+            if not ok:
+                break
+        digest = h.hexdigest() if ok else None
+        self._fingerprints[sources] = digest
+        return digest
+
+    def _path(self, key: tuple[Any, ...], fingerprint: str) -> Path:
+        name = hashlib.sha256(repr((key, fingerprint)).encode()).hexdigest()[:40]
+        return self.directory / f"{name}.pkl"
+
+    def load(self, key: tuple[Any, ...], fingerprint: str) -> dict[str, Any] | None:
+        """The entry stored for ``key`` (a shape) under ``fingerprint``, or None."""
+        path = self._path(key, fingerprint)
+        try:
+            with open(path, "rb") as f:
+                entry = pickle.load(f)
+        except FileNotFoundError:
+            return None
+        except Exception:  # noqa: BLE001 - a corrupt or foreign entry is a miss
+            return None
+        if not isinstance(entry, dict) or entry.get("format") != FORMAT \
+                or entry.get("key") != repr(key) or entry.get("fingerprint") != fingerprint:
+            return None
+        try:
+            os.utime(path)  # recently used: pruned last
+        except OSError:
+            pass
+        return entry
+
+    def save(self, key: tuple[Any, ...], fingerprint: str, **payload: Any) -> None:
+        """Store an entry (atomically: a reader sees the old one, the new one or none)."""
+        entry = {"format": FORMAT, "key": repr(key), "fingerprint": fingerprint, **payload}
+        path = self._path(key, fingerprint)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except Exception:  # noqa: BLE001 - a cache that cannot be written is no cache
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return
+        self._prune()
+
+    def _prune(self) -> None:
+        """Remove the least recently used entries beyond :data:`MAX_ENTRIES`."""
+        try:
+            entries = [(e.stat().st_mtime_ns, e.path) for e in os.scandir(self.directory)
+                       if e.name.endswith(".pkl")]
+        except OSError:
+            return
+        if len(entries) <= MAX_ENTRIES:
+            return
+        entries.sort()
+        for _mtime, path in entries[:len(entries) - MAX_ENTRIES]:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+    def load_yaml(self, text: str) -> tuple[Any, dict[str, Any]] | None:
+        """The parsed data and header of a YAML file with this text, if an earlier process
+        stored them (:meth:`save_yaml`)."""
+        entry = self.load(("yaml", hashlib.sha256(text.encode()).hexdigest()), self.versions())
+        return None if entry is None else (entry["data"], entry["header"])
+
+    def save_yaml(self, text: str, data: Any, header: dict[str, Any]) -> None:
+        """Keep a YAML file's parsed data and header, named by its text and the software."""
+        self.save(("yaml", hashlib.sha256(text.encode()).hexdigest()), self.versions(),
+                  data=data, header=header)
+
+
+def open_cache() -> ComposeCache | None:
+    """The cache for this process, or None when it is off."""
+    directory = cache_dir()
+    return ComposeCache(directory) if directory is not None else None
