@@ -884,8 +884,8 @@ def one_composition(argv: Sequence[str]) -> Iterator[None]:
       copies): the store is shared instead of copied (~5 ms per composition).
     * Every composition re-reads and re-parses each YAML file of conf/ (``FileConfigSource``)
       and Hydra's own; here each file is parsed once per process (conf/ keyed by path, size and
-      mtime, so an edited file is read again) and every composition gets its own new config
-      from the parsed data.
+      mtime, so an edited file is read again) and every composition gets its own copy of the
+      file's config (unpickled: faster than building it from the parsed data).
     * Compositions of one *shape* (the same group choices and additions; ``seed=1`` and
       ``seed=2`` differ only in values) share one defaults list and one merge of their
       configs; each gets its own copy (unpickled from the merged config, faster than a deep
@@ -942,6 +942,7 @@ def one_composition(argv: Sequence[str]) -> Iterator[None]:
         except OSError:
             return real_file_load(self, config_path)  # Hydra's own "not found"
         key = (full, st.st_size, st.st_mtime_ns)
+        cfg = None
         if key not in parsed:
             with open(full, encoding="utf-8") as f:
                 text = f.read()
@@ -950,12 +951,15 @@ def one_composition(argv: Sequence[str]) -> Iterator[None]:
                 obj = yaml.load(text, Loader=get_yaml_loader())
                 if obj is not None and not isinstance(obj, (list, dict, str)):
                     return real_file_load(self, config_path)
-                stored = (obj, ConfigSource._get_header_dict(text[:512]))
+                cfg = OmegaConf.create() if obj is None else OmegaConf.create(obj)
+                stored = (pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL),
+                          ConfigSource._get_header_dict(text[:512]))
                 if disk is not None:
                     disk.save_yaml(text, *stored)
             parsed[key] = stored
-        obj, header = parsed[key]
-        cfg = OmegaConf.create() if obj is None else OmegaConf.create(copy.deepcopy(obj))
+        blob, header = parsed[key]
+        if cfg is None:  # every later load gets its own copy of the file's config
+            cfg = pickle.loads(blob)
         return ConfigResult(config=cfg, path=f"{self.scheme()}://{self.path}",
                             provider=self.provider, header=dict(header))
     composed: dict[tuple[int, tuple[str, ...]], Any] = {}

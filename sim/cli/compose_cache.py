@@ -10,8 +10,8 @@ that the next process with the same shape skips them:
 
 * an entry holds Hydra's defaults list (its ``defaults``, ``defaults_tree`` and the group
   choices it found) and the merged config before any value override, pickled; another kind
-  holds a YAML file's parsed data, named by the file's text (the primary config is parsed by
-  every composition, to find its search path, before the shape is known);
+  holds a YAML file's config (the primary config is loaded by every composition, to find its
+  search path, before the shape is known), named by the file's text;
 * its name is a digest of the shape and of a **fingerprint** of everything else the two can
   depend on: the config sources (their scheme, path and provider), the names and contents of
   every file and directory under a ``file://`` source (conf/), the versions of Python, Hydra,
@@ -230,13 +230,13 @@ class ComposeCache:
 
 
     def load_yaml(self, text: str) -> tuple[Any, dict[str, Any]] | None:
-        """The parsed data and header of a YAML file with this text, if an earlier process
-        stored them (:meth:`save_yaml`)."""
+        """The config (as :func:`sim.cli.app.one_composition` keeps it: pickled) and header of
+        a YAML file with this text, if an earlier process stored them (:meth:`save_yaml`)."""
         entry = self.load(("yaml", hashlib.sha256(text.encode()).hexdigest()), self.versions())
         return None if entry is None else (entry["data"], entry["header"])
 
     def save_yaml(self, text: str, data: Any, header: dict[str, Any]) -> None:
-        """Keep a YAML file's parsed data and header, named by its text and the software."""
+        """Keep a YAML file's config and header, named by its text and the software."""
         self.save(("yaml", hashlib.sha256(text.encode()).hexdigest()), self.versions(),
                   data=data, header=header)
 
