@@ -41,6 +41,7 @@ import hashlib
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,7 @@ class ComposeCache:
         """Store an entry (atomically: a reader sees the old one, the new one or none)."""
         entry = {"format": FORMAT, "key": repr(key), "fingerprint": fingerprint, **payload}
         path = self._path(key, fingerprint)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
