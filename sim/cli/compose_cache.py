@@ -13,19 +13,20 @@ that the next process with the same shape skips them:
   holds a YAML file's config (the primary config is loaded by every composition, to find its
   search path, before the shape is known), named by the file's text;
 * its name is a digest of the shape and of a **fingerprint** of everything else the two can
-  depend on: the config sources (their scheme, path and provider), the names and contents of
-  every file and directory under a ``file://`` source (conf/), the versions of Python, Hydra,
-  OmegaConf and PyYAML, the Hydra plugins installed (file names, sizes and times) and the
-  structured configs registered (names), and the ``sim`` package's source digest (so a new
-  version of this code never reads an old entry). A source that cannot be fingerprinted (a
-  ``pkg://`` source other than Hydra's own, a scheme we do not know, a file source of more
-  than :data:`MAX_FILES` files) turns the cache off for that composition;
+  depend on: the config sources (their scheme, path and provider), the names of every file and
+  directory under a ``file://`` source (conf/) and the contents of its YAML files, the
+  versions of Python, Hydra, OmegaConf and PyYAML, the Hydra plugins installed (file names,
+  sizes and times) and the structured configs registered (names), and the ``sim`` package's
+  source digest (so a new version of this code never reads an old entry). A source that
+  cannot be fingerprinted (a ``pkg://`` source other than Hydra's own, a scheme we do not
+  know, a file source of more than :data:`MAX_FILES` files or :data:`MAX_BYTES` of YAML)
+  turns the cache off for that composition;
 * a composition that raises is never stored; neither is one during which Hydra warned (the
   warning would not be repeated by a cached run).
 
-So an edited, added or removed conf file, a new plugin or a code change composes afresh: an
-entry can be stale only if a file's contents change while its name stays (that is in the
-fingerprint too) or through something outside this list.
+So an edited (by contents, not time), added or removed conf file, a new plugin or a code change
+composes afresh; an entry could be stale only through something outside this list (a Hydra
+installation edited in place without a new version).
 
 Where: ``$INSIDER_SIM_CACHE_DIR/compose`` if that variable is set (``off`` turns the cache
 off), else ``$XDG_CACHE_HOME/insider-sim/compose`` or ``~/.cache/insider-sim/compose``; the
@@ -52,9 +53,10 @@ CACHE_ENV = "INSIDER_SIM_CACHE_DIR"
 FORMAT = 1
 #: Entries kept (each some 30 KB); beyond it the least recently used are removed.
 MAX_ENTRIES = 256
-#: A file source with more files than this (someone's home dir as a search path) is not
-#: fingerprinted: the composition is not cached.
+#: A file source with more files than this, or more bytes of YAML (someone's home dir as a
+#: search path), is not fingerprinted: the composition is not cached.
 MAX_FILES = 5000
+MAX_BYTES = 16 * 2**20
 
 
 def cache_dir() -> Path | None:
@@ -70,9 +72,10 @@ def cache_dir() -> Path | None:
 
 
 def _tree_digest(root: str, h: Any) -> bool:
-    """Feed the names of every dir and file under ``root`` and every file's bytes to ``h``;
-    False when the tree is too large to fingerprint."""
-    count = 0
+    """Feed the names of every dir and file under ``root`` (a group exists where a dir does)
+    and the bytes of every YAML file (the only files Hydra reads) to ``h``; False when the tree
+    is too large to fingerprint (:data:`MAX_FILES` files or :data:`MAX_BYTES` of YAML)."""
+    count = size = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         rel = os.path.relpath(dirpath, root)
@@ -81,14 +84,18 @@ def _tree_digest(root: str, h: Any) -> bool:
             count += 1
             if count > MAX_FILES:
                 return False
-            path = os.path.join(dirpath, name)
             h.update(b"F" + name.encode("utf-8", "surrogateescape") + b"\0")
+            if not name.endswith((".yaml", ".yml")):
+                continue
             try:
-                with open(path, "rb") as f:
-                    h.update(f.read())
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    data = f.read(MAX_BYTES - size + 1)
             except OSError:
-                h.update(b"?unreadable")
-            h.update(b"\0")
+                data = b"?unreadable"
+            size += len(data)
+            if size > MAX_BYTES:
+                return False
+            h.update(data + b"\0")
     return True
 
 
