@@ -179,3 +179,36 @@ def test_off_means_no_cache(monkeypatch):
         assert compose_cache.open_cache() is None
     monkeypatch.setenv("INSIDER_SIM_CACHE_DIR", "/some/dir")
     assert compose_cache.cache_dir() == Path("/some/dir/compose")
+
+
+def test_the_fingerprint_reads_yaml_names_and_dirs_and_gives_up_on_a_huge_tree(tmp_path,
+                                                                            monkeypatch):
+    """A file source's fingerprint changes with a YAML file's contents and with any name (a
+    new dir is a new group); a data file's contents are not read (Hydra never reads them); a
+    source beyond MAX_FILES files or MAX_BYTES of YAML is not cached (None)."""
+    from sim.cli import compose_cache
+
+    conf = tmp_path / "conf"
+    (conf / "group").mkdir(parents=True)
+    (conf / "config.yaml").write_text("a: 1\n")
+    (conf / "notes.txt").write_text("x")
+    sources = (("file", str(conf), "main"),)
+
+    def fingerprint() -> str | None:
+        return compose_cache.ComposeCache(tmp_path / "cache").fingerprint(sources)
+
+    first = fingerprint()
+    assert first is not None and fingerprint() == first
+    (conf / "notes.txt").write_text("y")
+    assert fingerprint() == first
+    (conf / "config.yaml").write_text("a: 2\n")
+    second = fingerprint()
+    assert second != first
+    (conf / "other").mkdir()
+    assert fingerprint() not in (first, second)
+    monkeypatch.setattr(compose_cache, "MAX_BYTES", 5)
+    (conf / "group" / "big.yaml").write_text("b: 123456\n")
+    assert fingerprint() is None
+    monkeypatch.setattr(compose_cache, "MAX_BYTES", 2**20)
+    monkeypatch.setattr(compose_cache, "MAX_FILES", 2)
+    assert fingerprint() is None
