@@ -204,13 +204,16 @@ def scaling(reps: int, hosts: list[int], horizons: list[str]) -> dict:
     return {"hosts": by_hosts, "horizon": by_horizon}
 
 
-def _run_once(python: str, cwd: Path, args: list[str]) -> tuple[float, float]:
+def _run_once(python: str, cwd: Path, args: list[str],
+              env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (user + sys of the process and its children) of one
-    ``PYTHON -m sim ARGS`` in ``cwd``, into a new temporary dir (``{tmp}`` in ``args``)."""
+    ``PYTHON -m sim ARGS`` in ``cwd`` (with ``env`` added to the environment), into a new
+    temporary dir (``{tmp}`` in ``args``)."""
     with tempfile.TemporaryDirectory() as tmp:
         argv = [a.replace("{tmp}", tmp) for a in args]
         t0 = time.perf_counter()
         proc = subprocess.Popen([python, "-m", "sim", *argv], cwd=cwd,
+                                env={**os.environ, **(env or {})},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
@@ -222,8 +225,8 @@ def _run_once(python: str, cwd: Path, args: list[str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def _timed(args: list[str], repeats: int, codes: dict[str, tuple[str, Path]]
-           ) -> dict[str, dict]:
+def _timed(args: list[str], repeats: int, codes: dict[str, tuple[str, Path]],
+           env: dict[str, str] | None = None) -> dict[str, dict]:
     """Best (and median) wall and CPU seconds of ``python -m sim ARGS`` over ``repeats`` runs,
     for each code (name -> python executable and checkout), the codes taking turns (the
     first goes first in even rounds, last in odd ones) so that a busy moment falls on both."""
@@ -231,7 +234,7 @@ def _timed(args: list[str], repeats: int, codes: dict[str, tuple[str, Path]]
     for r in range(repeats):
         order = list(codes) if r % 2 == 0 else list(reversed(codes))
         for name in order:
-            times[name].append(_run_once(*codes[name], args))
+            times[name].append(_run_once(*codes[name], args, env))
     return {name: {"wall_s": min(w for w, _ in t), "wall_median_s": float(np.median(
         [w for w, _ in t])), "cpu_s": min(c for _, c in t), "repeats": repeats}
         for name, t in times.items()}
@@ -242,7 +245,10 @@ def fixed_cost(repeats: int, jobs: int, baseline: Path | None = None) -> dict:
     ``repeats``), and the same with 10 replications (whose confidence intervals load
     scipy.special, which one replication does without). Per-job fixed cost: an in-process
     multirun of ``jobs`` jobs of 10 replications against one of 1 job,
-    (T_jobs - T_1) / (jobs - 1).
+    (T_jobs - T_1) / (jobs - 1). These run with a composition cache of their own (empty at
+    first: the best run is one whose shape is cached, as every run after a shape's first is);
+    ``startup_no_cache`` is the start-up with the cache off (``INSIDER_SIM_CACHE_DIR=off``),
+    what the first run after an edit of conf/ costs.
 
     With ``baseline`` (another checkout with its own ``.venv``, e.g. the main branch) every
     command also runs on that code, taking turns with this one, and its figures are recorded
@@ -252,14 +258,21 @@ def fixed_cost(repeats: int, jobs: int, baseline: Path | None = None) -> dict:
     codes = {"this": (sys.executable, ROOT)}
     if baseline is not None:
         codes["baseline"] = (str(baseline / ".venv" / "bin" / "python"), baseline)
-    start = _timed(["replications=1", "output.plot=false", "hydra.run.dir={tmp}/run"],
-                   repeats, codes)
-    start10 = _timed(["replications=10", "output.plot=false", "hydra.run.dir={tmp}/run"],
-                     repeats, codes)
-    one = _timed(["-m", "seed=0", "replications=10", "output.plot=false",
-                  "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2), codes)
-    many = _timed(["-m", f"seed=range(0,{jobs})", "replications=10", "output.plot=false",
-                   "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2), codes)
+    with tempfile.TemporaryDirectory() as cache:
+        # the composition cache (sim.cli.compose_cache) starts empty, not as the user's is;
+        # the first run fills it, so best-of-N is a run with the command's shape cached, as
+        # every run after the first of a shape is. Without it: startup_no_cache.
+        env = {"INSIDER_SIM_CACHE_DIR": cache}
+        start = _timed(["replications=1", "output.plot=false", "hydra.run.dir={tmp}/run"],
+                       repeats, codes, env)
+        start10 = _timed(["replications=10", "output.plot=false", "hydra.run.dir={tmp}/run"],
+                         repeats, codes, env)
+        one = _timed(["-m", "seed=0", "replications=10", "output.plot=false",
+                      "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2), codes, env)
+        many = _timed(["-m", f"seed=range(0,{jobs})", "replications=10", "output.plot=false",
+                       "hydra.sweep.dir={tmp}/sweep"], max(2, repeats // 2), codes, env)
+    cold = _timed(["replications=1", "output.plot=false", "hydra.run.dir={tmp}/run"], repeats,
+                  codes, {"INSIDER_SIM_CACHE_DIR": "off"})
     out: dict = {}
     for name in codes:
         per_job = {k: (many[name][k] - one[name][k]) / (jobs - 1) for k in ("wall_s", "cpu_s")}
@@ -267,8 +280,11 @@ def fixed_cost(repeats: int, jobs: int, baseline: Path | None = None) -> dict:
               f"{start[name]['wall_s']:.2f} s wall ({start[name]['cpu_s']:.2f} s CPU), best of "
               f"{repeats}; with 10 replications {start10[name]['wall_s']:.2f} s wall "
               f"({start10[name]['cpu_s']:.2f} s CPU); per extra job in a multirun: "
-              f"{per_job['wall_s']:.3f} s wall ({per_job['cpu_s']:.3f} s CPU)", flush=True)
-        out[name] = {"startup": start[name], "startup_10_replications": start10[name],
+              f"{per_job['wall_s']:.3f} s wall ({per_job['cpu_s']:.3f} s CPU); start-up "
+              f"without the composition cache {cold[name]['wall_s']:.2f} s wall "
+              f"({cold[name]['cpu_s']:.2f} s CPU)", flush=True)
+        out[name] = {"startup": start[name], "startup_no_cache": cold[name],
+                     "startup_10_replications": start10[name],
                      "multirun_1_job": one[name], f"multirun_{jobs}_jobs": many[name],
                      "per_job": per_job, "jobs": jobs}
     report = out["this"]
@@ -514,6 +530,8 @@ def headline(report: dict) -> dict:
                                    / hosts[1000]["ms_per_replication"], 2),
         "model_build_s_at_max_hosts": round(hosts[max(hosts)]["build_s"], 3),
         "startup_wall_s": round(fixed["startup"]["wall_s"], 3),
+        **({"startup_no_cache_wall_s": round(fixed["startup_no_cache"]["wall_s"], 3)}
+           if "startup_no_cache" in fixed else {}),
         "startup_10_replications_wall_s": round(fixed["startup_10_replications"]["wall_s"], 3),
         "per_job_wall_s": round(fixed["per_job"]["wall_s"], 3),
         **({"baseline_startup_wall_s": round(fixed["baseline"]["startup"]["wall_s"], 3),
