@@ -236,7 +236,6 @@ class ComposeCache:
             except OSError:
                 pass
 
-
     def load_yaml(self, text: str) -> tuple[Any, dict[str, Any]] | None:
         """The config (as :func:`sim.cli.app.one_composition` keeps it: pickled) and header of
         a YAML file with this text, if an earlier process stored them (:meth:`save_yaml`)."""
