@@ -12,11 +12,15 @@ which adds::
         tolerance: 30                  # distance unit: a miss of this size counts 1
         source: "..."                  # where the figure comes from (required)
         measures: "..."                # what it measures, and how it maps to the output
+        fit: true                      # optional; false: a check only - shown against the
+                                       # posterior predictive, never fitted (a figure of
+                                       # another population, kept visible)
     held_out: coupang_dwell            # fitted without it, then predicted
     abc: {population: 60, generations: 5, min_epsilon: 0.0, predictive: 100}
 
-The distance between a simulated batch and the targets is the Euclidean norm of the misses
-in units of each target's tolerance. Each simulated batch runs ``replications`` replications
+The distance between a simulated batch and the fitted targets is the Euclidean norm of the
+misses in units of each target's tolerance; a batch whose output is undefined (NaN: e.g. no
+breach found internally) counts as a miss of 10^9 tolerances. Each simulated batch runs ``replications`` replications
 with its own seed (drawn from the study's seed and the parameter values, so a batch is
 reproducible), so the posterior accounts for the noise of a batch of that size.
 
@@ -65,7 +69,8 @@ from sim.analysis.study import (
 from sim.core.errors import ConfigError, SimError
 
 KEYS = (*STUDY_KEYS, "targets", "held_out", "abc")
-TARGET_KEYS = ("output", "value", "tolerance", "source", "measures")
+TARGET_KEYS = ("output", "value", "tolerance", "source", "measures", "fit")
+MISS = 1e9  # tolerances: the miss of an undefined (NaN) output
 ABC_KEYS = ("population", "generations", "min_epsilon", "predictive")
 QUICK = {"replications": 20, "population": 20, "generations": 2, "predictive": 20}
 LEVEL = 0.90  # predictive and credible intervals
@@ -81,6 +86,7 @@ class Target:
     tolerance: float
     source: str
     measures: str
+    fit: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +143,7 @@ def parse_targets(node: Any) -> list[Target]:
     for name, spec in node.items():
         at = f"targets.{name}"
         spec = section(node, name, TARGET_KEYS, at)
-        for k in TARGET_KEYS:
+        for k in TARGET_KEYS[:-1]:
             if k not in spec:
                 raise ConfigError(f"{at}.{k}", "is required")
         if spec["output"] not in OUTPUTS:
@@ -153,9 +159,14 @@ def parse_targets(node: Any) -> list[Target]:
             if not isinstance(spec[k], str) or not spec[k].strip():
                 raise ConfigError(f"{at}.{k}", "must say where the figure comes from and what "
                                                "it measures (a non-empty string)")
+        fitted = spec.get("fit", True)
+        if not isinstance(fitted, bool):
+            raise ConfigError(f"{at}.fit", f"must be true or false, got {fitted!r}")
         targets.append(Target(str(name), str(spec["output"]), float(value),
                               _positive(spec["tolerance"], f"{at}.tolerance"),
-                              spec["source"].strip(), spec["measures"].strip()))
+                              spec["source"].strip(), spec["measures"].strip(), fitted))
+    if not any(t.fit for t in targets):
+        raise ConfigError("targets", "at least one target must be fitted (fit: true)")
     return targets
 
 
@@ -174,12 +185,13 @@ def parse_study(path: str | Path) -> CalibrationStudy:
                                             "(ABC-SMC perturbs continuously)")
         targets = parse_targets(data["targets"])
         held = data.get("held_out")
-        names = [t.name for t in targets]
+        names = [t.name for t in targets if t.fit]
         if held is not None and held not in names:
-            raise ConfigError("held_out", f"must name a target{_hint(held, names)}; targets: "
-                                          f"{', '.join(names)}")
-        if held is not None and len(targets) < 2:
-            raise ConfigError("held_out", "needs at least two targets (one to leave out)")
+            raise ConfigError("held_out", f"must name a fitted target{_hint(held, names)}; "
+                                          f"fitted targets: {', '.join(names)}")
+        if held is not None and len(names) < 2:
+            raise ConfigError("held_out", "needs at least two fitted targets (one to leave "
+                                          "out)")
         abc = section(data, "abc", ABC_KEYS)
         min_eps = abc.get("min_epsilon", 0.0)
         if isinstance(min_eps, bool) or not isinstance(min_eps, (int, float)) or min_eps < 0:
@@ -257,7 +269,8 @@ def fit(study: CalibrationStudy, scenario: Scenario, targets: Sequence[Target], 
 
     def model(pars: Mapping[str, float]) -> dict[str, float]:
         ys = sim(pars)
-        return {t.name: ys[t.output] for t in targets}
+        return {t.name: (ys[t.output] if math.isfinite(ys[t.output])
+                         else t.value + MISS * t.tolerance) for t in targets}
 
     sampler = (pyabc.sampler.SingleCoreSampler() if workers <= 1
                else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers))
@@ -353,8 +366,20 @@ def predictive(study: CalibrationStudy, scenario: Scenario, frame: Any, weights:
 
 
 def interval(y: np.ndarray) -> tuple[float, float]:
+    """The central :data:`LEVEL` interval of the defined (non-NaN) values of ``y``; NaN when
+    none is defined."""
+    y = np.asarray(y, dtype=float)
+    y = y[np.isfinite(y)]
+    if not len(y):
+        return math.nan, math.nan
     a = (1 - LEVEL) / 2
     return float(np.quantile(y, a)), float(np.quantile(y, 1 - a))
+
+
+def _median(y: np.ndarray) -> float:
+    y = np.asarray(y, dtype=float)
+    y = y[np.isfinite(y)]
+    return float(np.median(y)) if len(y) else math.nan
 
 
 def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
@@ -370,7 +395,8 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
     db = (out / "calibration.db").resolve()
     if fresh and db.exists():
         db.unlink()
-    frame, weights = fit(study, scenario, study.targets, db, "all", workers)
+    fitted = [t for t in study.targets if t.fit]
+    frame, weights = fit(study, scenario, fitted, db, "all", workers)
     weights = np.asarray(weights, dtype=float)
     rows = [{**{p.key: float(frame.iloc[i][_name(p.key)]) for p in study.parameters},
              "weight": float(weights[i])} for i in range(len(frame))]
@@ -390,15 +416,18 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
     for j, t in enumerate(study.targets):
         lo, hi = interval(pred[:, j])
         checks[t.name] = {"output": t.output, "value": t.value, "source": t.source,
-                          "measures": t.measures, "predictive_median": float(np.median(pred[:, j])),
+                          "measures": t.measures, "fitted": t.fit,
+                          "predictive_median": _median(pred[:, j]),
                           f"predictive_{int(LEVEL * 100)}": [lo, hi],
+                          "undefined_draws": int(np.sum(~np.isfinite(pred[:, j]))),
                           "inside": bool(lo <= t.value <= hi)}
     plot_pairs(study, frame, weights, preset, out / "pairs.png")
     plot_predictive(study.targets, pred, out / "predictive.png",
-                    f"{study.scenario}: posterior predictive check (fitted on every target)")
+                    f"{study.scenario}: posterior predictive check (fitted on "
+                    f"{', '.join(t.name for t in fitted)})")
     held: dict[str, Any] | None = None
     if study.held_out:
-        kept = [t for t in study.targets if t.name != study.held_out]
+        kept = [t for t in fitted if t.name != study.held_out]
         left = next(t for t in study.targets if t.name == study.held_out)
         hframe, hweights = fit(study, scenario, kept, db, f"without {left.name}", workers)
         hweights = np.asarray(hweights, dtype=float)
@@ -406,7 +435,7 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
         lo, hi = interval(hpred)
         held = {"left_out": left.name, "fitted_on": [t.name for t in kept],
                 "output": left.output, "value": left.value, "source": left.source,
-                "predictive_median": float(np.median(hpred)),
+                "predictive_median": _median(hpred),
                 f"predictive_{int(LEVEL * 100)}": [lo, hi],
                 "inside": bool(lo <= left.value <= hi)}
         plot_predictive([left], hpred[:, None], out / "held_out.png",
@@ -526,11 +555,12 @@ def plot_predictive(targets: Sequence[Target], pred: np.ndarray, path: Path,
     axes = fig.subplots(1, len(targets), squeeze=False)[0]
     for ax, t, y in zip(axes, targets, pred.T, strict=True):
         lo, hi = interval(y)
-        ax.hist(y, bins=20, color="#0072B2", alpha=0.75)
+        ax.hist(y[np.isfinite(y)], bins=20, color="#0072B2", alpha=0.75)
         ax.axvspan(lo, hi, color="#0072B2", alpha=0.12, lw=0)
         ax.axvline(t.value, color="#D55E00", lw=1.5)
         inside = "inside" if lo <= t.value <= hi else "OUTSIDE"
-        ax.set_title(f"{t.name}: {t.value:.4g} ({inside} the 90% interval)", fontsize=8)
+        ax.set_title(f"{t.name}: {t.value:.4g} ({inside} the 90% interval)"
+                     + ("" if t.fit else "\nnot fitted: a check"), fontsize=8)
         ax.set_xlabel(f"{OUTPUTS[t.output][1]} ({OUTPUTS[t.output][2]})", fontsize=8)
         ax.set_yticks([])
         style_axes(ax)
@@ -591,7 +621,8 @@ def describe(record: Mapping[str, Any]) -> str:
     for name, t in record["targets"].items():
         lines.append(f"  target {name:<20} {t['value']:.4g}: predicted {t['predictive_median']:.4g}"
                      f" [{t[pkey][0]:.4g}, {t[pkey][1]:.4g}] "
-                     f"{'inside' if t['inside'] else 'OUTSIDE'}")
+                     f"{'inside' if t['inside'] else 'OUTSIDE'}"
+                     f"{'' if t.get('fitted', True) else ' (a check, not fitted)'}")
     h = record.get("held_out")
     if h:
         lines.append(f"  held-out {h['left_out']} ({h['value']:.4g}) predicted from "

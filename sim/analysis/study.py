@@ -8,6 +8,8 @@ and the dotted config keys it varies, each over a stated range with the reason f
     replications: 100               # per parameter set
     seed: 2025
     horizon: 1y                     # optional: the scenario's own otherwise
+    population: {...}               # optional: a mixture of firms and attackers
+                                    # (sim.analysis.population)
     parameters:
       detectors.audit.recognition:
         range: [0.01, 0.2]          # numbers, or durations ('5y', '90m') for duration keys
@@ -78,6 +80,118 @@ def found_by(detector: str) -> Callable[[Sequence[ReplicationResult], float], fl
     return out
 
 
+# -- by detection source, and the response (the industry figures, issue #15) ------------------
+#: the detector name of outside discovery (customers, press, extortion: conf/detector/
+#: external_discovery.yaml is placed as ``detectors.external`` in every scenario); every other
+#: detector is a control of the firm's own ("found internally", in Mandiant's sense)
+EXTERNAL = "external"
+
+
+def _internal(r: ReplicationResult) -> bool:
+    return r.detected and r.detected_by != EXTERNAL
+
+
+def _external(r: ReplicationResult) -> bool:
+    return r.detected and r.detected_by == EXTERNAL
+
+
+def cumulative_incidence(results: Sequence[ReplicationResult],
+                         cause: Callable[[ReplicationResult], bool]
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """The Aalen-Johansen cumulative incidence of detections for which ``cause(r)`` holds:
+    ``F(t) = sum over detection times t_i <= t of S(t_i-) d_i / n_i``, with ``S`` the
+    Kaplan-Meier survival of any detection, ``n_i`` at risk and ``d_i`` the detections of
+    that cause at ``t_i``; censored replications (undetected at the end of observation) count
+    as at risk until then. Returns the distinct detection times of the cause and ``F`` at each.
+    With every censoring at the common horizon (a study's batches) ``F(t)`` is the share of
+    replications detected by the cause by ``t``."""
+    order = sorted(results, key=lambda r: (r.dwell_hours, not r.detected))
+    n = len(order)
+    surv = 1.0
+    times, cif = [], []
+    total = 0.0
+    i = 0
+    while i < n:
+        t = order[i].dwell_hours
+        j = i
+        while j < n and order[j].dwell_hours == t:
+            j += 1
+        group = order[i:j]
+        d_all = sum(r.detected for r in group)
+        d_cause = sum(bool(cause(r)) for r in group)
+        at_risk = n - i
+        if d_cause:
+            total += surv * d_cause / at_risk
+            times.append(t)
+            cif.append(total)
+        if d_all:
+            surv *= 1.0 - d_all / at_risk
+        i = j
+    return np.array(times), np.array(cif)
+
+
+def median_dwell_found(cause: Callable[[ReplicationResult], bool]
+                       ) -> Callable[[Sequence[ReplicationResult], float], float]:
+    """The median dwell, in days, of replications detected by ``cause`` *among those detected
+    by the end of observation*: the first time the cause's cumulative incidence
+    (:func:`cumulative_incidence`) reaches half its value at the horizon. Conditioning on
+    detection is what Mandiant's medians do (an intrusion nobody found is in no report); a
+    replication still undetected at the horizon would have been found later, so the median is
+    of breaches found within the horizon (keep the horizon long against it; ``share_undetected``
+    says how many were not). NaN when no replication was detected that way."""
+    def out(results: Sequence[ReplicationResult], horizon: float) -> float:
+        times, cif = cumulative_incidence(results, cause)
+        if not len(cif):
+            return math.nan
+        return float(times[np.searchsorted(cif, 0.5 * cif[-1] - 1e-12)]) / DAY
+    return out
+
+
+def share_found_internally(results: Sequence[ReplicationResult], horizon: float) -> float:
+    """Of the replications detected by the horizon, the share a control of the firm detected
+    (any detector but outside discovery): Mandiant's "found internally", whose denominator is
+    likewise the intrusions found. NaN when none was detected."""
+    detected = sum(r.detected for r in results)
+    return math.nan if not detected else sum(map(_internal, results)) / detected
+
+
+def share_undetected(results: Sequence[ReplicationResult], horizon: float) -> float:
+    """Share of replications not detected by the horizon (censored)."""
+    return sum(not r.detected for r in results) / len(results)
+
+
+def _contained(results: Sequence[ReplicationResult]) -> list[float]:
+    return [r.access_hours - r.dwell_hours for r in results
+            if r.detected and r.access_ended_by == "containment"]
+
+
+def mean_time_to_contain_days(results: Sequence[ReplicationResult], horizon: float) -> float:
+    """Mean time from identification (the detection that ends the dwell) to containment (the
+    response cutting access), in days, over the replications whose access a containment ended
+    (``access_ended_by == "containment"``: ``access_hours - dwell_hours``). Counted from
+    identification, as IBM's mean time to contain is (and as we read Ponemon's). Replications
+    whose access had ended before they were found (store emptied, insider stopped or left)
+    have no containment in the results and are left out. NaN when none was contained."""
+    ys = _contained(results)
+    return math.nan if not ys else float(np.mean(ys)) / DAY
+
+
+def mean_time_to_identify_contain_days(results: Sequence[ReplicationResult],
+                                       horizon: float) -> float:
+    """IBM's breach lifecycle: mean time to identify (first access to detection, over the
+    replications detected by the horizon) plus :func:`mean_time_to_contain_days`, in days. The
+    response delay is drawn independently of the dwell, so the sum of the two means is the
+    mean of the sums, also over detections whose own containment is not in the results. Means
+    over detected breaches only, as IBM's sample holds only breaches that were found; the
+    horizon cuts the long tail a mean is sensitive to, so this is a lower bound on the mean
+    over every breach eventually found (``share_undetected`` says how much is cut). NaN when
+    nothing was detected or contained."""
+    dwell = [r.dwell_hours for r in results if r.detected]
+    if not dwell:
+        return math.nan
+    return float(np.mean(dwell)) / DAY + mean_time_to_contain_days(results, horizon)
+
+
 #: name -> (function of (results, horizon hours), what it measures, unit).
 OUTPUTS: dict[str, tuple[Callable[[Sequence[ReplicationResult], float], float], str, str]] = {
     "median_dwell_days": (median_dwell_days, "median dwell (Kaplan-Meier)", "days"),
@@ -86,6 +200,20 @@ OUTPUTS: dict[str, tuple[Callable[[Sequence[ReplicationResult], float], float], 
     "mean_records": (mean_records, "mean records taken", "records"),
     "median_records": (median_records, "median records taken", "records"),
     "found_externally": (found_by("external"), "share found by outside discovery", "share"),
+    "median_dwell_detected_days": (median_dwell_found(lambda r: r.detected),
+                                   "median dwell of breaches found by the horizon", "days"),
+    "median_dwell_internal_days": (median_dwell_found(_internal),
+                                   "median dwell of breaches found internally", "days"),
+    "median_dwell_external_days": (median_dwell_found(_external),
+                                   "median dwell of breaches found by outside discovery",
+                                   "days"),
+    "share_found_internally": (share_found_internally, "share of found breaches found "
+                                                       "internally", "share"),
+    "share_undetected": (share_undetected, "share not found by the horizon", "share"),
+    "mean_time_to_contain_days": (mean_time_to_contain_days,
+                                  "mean time from identification to containment", "days"),
+    "mean_time_to_identify_contain_days": (mean_time_to_identify_contain_days,
+                                           "mean time to identify + contain", "days"),
 }
 
 
@@ -276,7 +404,8 @@ def section(data: Mapping[str, Any], key: str, allowed: Sequence[str],
 
 
 #: The top-level keys every study file has (a kind of study adds its own).
-STUDY_KEYS = ("scenario", "overrides", "replications", "seed", "horizon", "parameters")
+STUDY_KEYS = ("scenario", "overrides", "replications", "seed", "horizon", "parameters",
+              "population")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,6 +419,8 @@ class Study:
         parameters: the varied keys and their ranges.
         replications, seed, horizon: of every batch (horizon None: the scenario's own).
         raw: the file's content, as read.
+        factors: the file's ``population`` block, its factors
+            (:mod:`sim.analysis.population`); empty: the scenario alone.
     """
 
     path: Path
@@ -300,6 +431,7 @@ class Study:
     horizon: Any = None
     overrides: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
+    factors: tuple[Any, ...] = ()
 
     #: the sizes a quick run caps (each study kind names its own)
     QUICK: ClassVar[Mapping[str, int]] = {}
@@ -309,13 +441,20 @@ class Study:
         size in :attr:`QUICK` capped at its quick value."""
         return replace(self, **{k: min(getattr(self, k), v) for k, v in self.QUICK.items()})
 
-    def build_scenario(self) -> Scenario:
-        """Compose the scenario and check every parameter against it.
+    def build_scenario(self) -> Any:
+        """Compose the scenario (a :class:`Scenario`, or a
+        :class:`~sim.analysis.population.Population` when the file has a ``population``) and
+        check every parameter against it.
 
         Raises:
             SimError: a bad scenario, override, key or range, as one line naming the file.
         """
         try:
+            if self.factors:
+                from sim.analysis.population import Population
+
+                return Population(self.scenario, self.overrides, self.factors,
+                                  self.parameters, self.replications, self.seed, self.horizon)
             return Scenario(self.scenario, self.overrides, self.parameters, self.replications,
                             self.seed, self.horizon)
         except ConfigError as err:
@@ -331,7 +470,12 @@ def study_fields(path: Path, data: Mapping[str, Any], replications: int) -> dict
     overrides = data.get("overrides") or []
     if isinstance(overrides, str) or not isinstance(overrides, Sequence):
         raise ConfigError("overrides", "must be a list of KEY=VALUE strings")
-    return {"path": path, "scenario": data["scenario"],
+    factors: tuple[Any, ...] = ()
+    if data.get("population") is not None:
+        from sim.analysis.population import parse_population
+
+        factors = parse_population(data["population"])
+    return {"factors": factors, "path": path, "scenario": data["scenario"],
             "parameters": tuple(parse_parameters(data["parameters"])),
             "replications": positive_int(data, "replications", replications, 2, 10**6),
             "seed": positive_int(data, "seed", 0, 0, 2**63), "horizon": data.get("horizon"),

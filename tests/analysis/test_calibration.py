@@ -88,8 +88,13 @@ BAD = [
     (('    source: "the same simulation"\n', ""), "targets.p30.source: is required"),
     (("output: median_dwell_days", "output: dwell_days"),
      "targets.dwell.output: unknown output 'dwell_days'"),
-    (("held_out: p30", "held_out: p3"), "held_out: must name a target (did you mean p30?)"),
+    (("held_out: p30", "held_out: p3"), "held_out: must name a fitted target (did you mean p30?)"),
     (("abc: {", "abcs: {"), "abcs: unknown key (did you mean abc?)"),
+    # a check-only target (fit: false) cannot be the one held out of the fit
+    (('measures: "P(dwell > 30 d)"', 'measures: "P(dwell > 30 d)"\n    fit: false'),
+     "held_out: must name a fitted target; fitted targets: dwell"),
+    (('measures: "P(dwell > 30 d)"', 'measures: "P(dwell > 30 d)"\n    fit: maybe'),
+     "targets.p30.fit: must be true or false, got 'maybe'"),
     (("generations: 3", "generation: 3"), "abc.generation: unknown key (did you mean "
                                           "generations?)"),
 ]
