@@ -160,20 +160,42 @@ def share_undetected(results: Sequence[ReplicationResult], horizon: float) -> fl
     return sum(not r.detected for r in results) / len(results)
 
 
-def _contained(results: Sequence[ReplicationResult]) -> list[float]:
-    return [r.access_hours - r.dwell_hours for r in results
-            if r.detected and r.access_ended_by == "containment"]
+def response_times(results: Sequence[ReplicationResult]) -> tuple[list[float], list[bool]]:
+    """The time from identification to containment of each detected replication, as a
+    right-censored sample: an event where a containment ended the access
+    (``access_ended_by == "containment"``: ``access_hours - dwell_hours``); censored at
+    ``access_hours - dwell_hours`` where the access ended after the detection for another
+    reason (the store emptied, the insider stopped) before the response cut it, so the
+    containment came later; left out where the access had ended before the detection (the
+    results hold nothing of that response)."""
+    times, events = [], []
+    for r in results:
+        if not r.detected:
+            continue
+        contained = r.access_ended_by == "containment"
+        if contained or r.access_hours > r.dwell_hours:
+            times.append(r.access_hours - r.dwell_hours)
+            events.append(contained)
+    return times, events
 
 
 def mean_time_to_contain_days(results: Sequence[ReplicationResult], horizon: float) -> float:
     """Mean time from identification (the detection that ends the dwell) to containment (the
-    response cutting access), in days, over the replications whose access a containment ended
-    (``access_ended_by == "containment"``: ``access_hours - dwell_hours``). Counted from
-    identification, as IBM's mean time to contain is (and as we read Ponemon's). Replications
-    whose access had ended before they were found (store emptied, insider stopped or left)
-    have no containment in the results and are left out. NaN when none was contained."""
-    ys = _contained(results)
-    return math.nan if not ys else float(np.mean(ys)) / DAY
+    response cutting access), in days: the area under the Kaplan-Meier curve of
+    :func:`response_times`, up to its largest time. Counted from identification, as IBM's mean
+    time to contain is (and as we read Ponemon's). Kaplan-Meier, not the plain mean of the
+    contained ones: an insider who empties the store while the response is under way ends
+    its own access, and leaving those out would drop the long responses (the response delay
+    is drawn independently of the insider, so this censoring is independent). When the
+    largest time is censored the area is a lower bound (a restricted mean). NaN when no
+    response was observed."""
+    times, events = response_times(results)
+    if not any(events):
+        return math.nan
+    km = kaplan_meier(times, events)
+    edges = np.concatenate([[0.0], km.times, [km.max_time]])
+    heights = np.concatenate([[1.0], km.survival])
+    return float(np.sum(heights * np.diff(edges))) / DAY
 
 
 def mean_time_to_identify_contain_days(results: Sequence[ReplicationResult],

@@ -205,13 +205,25 @@ def test_outputs_by_detection_source_and_response_on_hand_built_results():
     assert out("median_dwell_detected_days", results) == pytest.approx(3)   # of 1, 2, 3, 10, 20
     assert out("share_found_internally", results) == pytest.approx(3 / 5)  # of those found
     assert out("share_undetected", results) == pytest.approx(2 / 7)
-    # only replications a containment ended: 1 and 3 days after identification
+    # responses observed: 1 and 3 days after identification (the others' access had ended
+    # by the detection: nothing of their response is in the results)
     assert out("mean_time_to_contain_days", results) == pytest.approx(2)
     # mean dwell of those found (7.2 d) + mean time to contain (2 d)
     assert out("mean_time_to_identify_contain_days", results) == pytest.approx(9.2)
     # nothing found that way: undefined, not zero
     assert math.isnan(out("median_dwell_external_days", results[:3]))
     assert math.isnan(out("mean_time_to_contain_days", results[2:5]))
+
+
+def test_time_to_contain_counts_a_response_outlived_by_the_insider_as_censored():
+    # contained 1 and 3 days after identification; a third insider emptied the store 2 days
+    # after it, before the response came: censored at 2 days. Kaplan-Meier: S = 2/3 after
+    # day 1, 0 after day 3; the area is 1 + 2/3 * 2 = 7/3 days (the plain mean of the two
+    # contained, 2 days, would drop the response that was still under way)
+    results = [row(0, 5, "audit", contain_days=1), row(1, 5, "audit", contain_days=3),
+               row(2, 5, "audit", ended="exhausted", contain_days=2)]
+    assert out("mean_time_to_contain_days", results) == pytest.approx(7 / 3)
+    assert out("mean_time_to_identify_contain_days", results) == pytest.approx(5 + 7 / 3)
 
 
 def test_the_medians_weight_detections_after_an_early_censoring():
@@ -245,5 +257,6 @@ def test_industry_calibration_quick_run_writes_the_fit_checks_and_held_out(tmp_p
     assert set(record["targets"]) - fitted == {"mtrends_internal", "mtrends_external"}
     assert record["held_out"]["left_out"] == "ibm_identify_contain"
     assert "population.firm.monitored" in record["posterior"]
-    for name in ("posterior.csv", "pairs.png", "predictive.png", "held_out.png"):
+    for name in ("posterior.csv", "pairs.png", "predictive.png", "held_out.png",
+                 "components.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
