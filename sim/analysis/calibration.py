@@ -112,7 +112,8 @@ class CalibrationStudy(Study):
         generations in it is the file's, so ``--generations`` (a stopping rule) continues or
         cuts short the same fit."""
         abc = self.raw.get("abc") if isinstance(self.raw.get("abc"), Mapping) else {}
-        text = json.dumps([self.raw, self.replications, self.population,
+        text = json.dumps(["log-scale parameters sampled as logs", self.raw,
+                           self.replications, self.population,
                            abc.get("generations", 5) if self.raw else self.generations],
                           sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -211,6 +212,19 @@ def _name(key: str) -> str:
     return key.replace(".", "__")
 
 
+def _value(p: Parameter, x: Any) -> Any:
+    """A parameter's value from pyabc's coordinate (a number or an array): pyabc samples a
+    ``scale: log`` parameter as its logarithm, uniform over the log range, so that its
+    Gaussian perturbations act on that scale. (Sampled as the value under a log-uniform
+    density, the importance weights ~1/value piled onto a few particles at the bottom of the
+    range: an effective sample of ~6 of 60.)"""
+    return np.exp(x) if p.scale == "log" else x
+
+
+def _column(frame: Any, p: Parameter) -> np.ndarray:
+    return _value(p, frame[_name(p.key)].to_numpy(dtype=float))
+
+
 class Simulator:
     """pyabc's model: parameter values in, the targets' outputs of one batch out.
 
@@ -230,7 +244,8 @@ class Simulator:
         return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
     def values(self, pars: Mapping[str, float]) -> dict[str, float]:
-        return {p.key: float(pars[_name(p.key)]) for p in self.scenario.parameters}
+        return {p.key: float(_value(p, float(pars[_name(p.key)])))
+                for p in self.scenario.parameters}
 
     def __call__(self, pars: Mapping[str, float]) -> dict[str, float]:
         values = self.values(pars)
@@ -242,13 +257,15 @@ class Simulator:
 
 
 def prior(parameters: Sequence[Parameter]) -> Any:
-    """pyabc's prior: uniform, or log-uniform for ``scale: log``, over each range."""
+    """pyabc's prior: uniform over each range; for ``scale: log`` uniform over the logarithm
+    of the range (log-uniform in the value, see :func:`_value`)."""
     import pyabc
 
     rvs = {}
     for p in parameters:
         if p.scale == "log":
-            rvs[_name(p.key)] = pyabc.RV("loguniform", p.lo, p.hi)
+            lo, hi = math.log(p.lo), math.log(p.hi)
+            rvs[_name(p.key)] = pyabc.RV("uniform", lo, hi - lo)
         else:
             rvs[_name(p.key)] = pyabc.RV("uniform", p.lo, p.hi - p.lo)
     return pyabc.Distribution(**rvs)
@@ -360,7 +377,8 @@ def predictive(study: CalibrationStudy, scenario: Scenario, frame: Any, weights:
     sim = Simulator(scenario, outputs, study.seed)
     out = np.empty((study.predictive, len(outputs)))
     for i, j in enumerate(idx):
-        values = {p.key: float(frame.iloc[j][_name(p.key)]) for p in study.parameters}
+        values = {p.key: float(_value(p, float(frame.iloc[j][_name(p.key)])))
+                  for p in study.parameters}
         out[i] = scenario.measure(values, outputs, seed=sim.batch_seed(values, salt + i + 1))
     return out
 
@@ -398,13 +416,14 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
     fitted = [t for t in study.targets if t.fit]
     frame, weights = fit(study, scenario, fitted, db, "all", workers)
     weights = np.asarray(weights, dtype=float)
-    rows = [{**{p.key: float(frame.iloc[i][_name(p.key)]) for p in study.parameters},
+    columns = {p.key: _column(frame, p) for p in study.parameters}
+    rows = [{**{p.key: float(columns[p.key][i]) for p in study.parameters},
              "weight": float(weights[i])} for i in range(len(frame))]
     write_csv(rows, out / "posterior.csv")
     preset = scenario.base
     posterior = {}
     for p in study.parameters:
-        x = frame[_name(p.key)].to_numpy(dtype=float)
+        x = columns[p.key]
         lo, med, hi = weighted_quantile(x, weights, [(1 - LEVEL) / 2, 0.5, (1 + LEVEL) / 2])
         posterior[p.key] = {"median": med, f"ci{int(LEVEL * 100)}": [lo, hi],
                             "prior": [p.lo, p.hi], "scale": p.scale,
@@ -494,7 +513,7 @@ def plot_pairs(study: CalibrationStudy, frame: Any, weights: np.ndarray,
     axes = fig.subplots(d, d, squeeze=False)
     w = weights / weights.sum()
     def col(p: Parameter) -> np.ndarray:
-        return frame[_name(p.key)].to_numpy(dtype=float) / p.display()[0]
+        return _column(frame, p) / p.display()[0]
 
     def lim(p: Parameter) -> tuple[float, float]:
         return p.lo / p.display()[0], p.hi / p.display()[0]
