@@ -20,9 +20,10 @@ which adds::
 
 The distance between a simulated batch and the fitted targets is the Euclidean norm of the
 misses in units of each target's tolerance; a batch whose output is undefined (NaN: e.g. no
-breach found internally) counts as a miss of 10^9 tolerances. Each simulated batch runs ``replications`` replications
-with its own seed (drawn from the study's seed and the parameter values, so a batch is
-reproducible), so the posterior accounts for the noise of a batch of that size.
+breach found internally) counts as a miss of 10^9 tolerances. Each simulated batch runs
+``replications`` replications with its own seed (drawn from the study's seed and the parameter
+values, so a batch is reproducible), so the posterior accounts for the noise of a batch of that
+size. A ``scale: log`` parameter is sampled as its logarithm (uniform over the log range).
 
 Writes into the output dir: ``posterior.csv`` (weighted samples of the last generation, one
 column per parameter and ``weight``), ``pairs.png`` (the pair plot, preset values marked),

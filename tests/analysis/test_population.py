@@ -62,7 +62,8 @@ def test_components_are_the_cross_product_weighted_by_level_shares(pop):
                      "firm=keen,attacker=a", "firm=keen,attacker=b"]
     # keen 0.5 (lax the rest: 0.5) x attacker a 3/4, b 1/4
     assert pop.shares({}).tolist() == pytest.approx([0.375, 0.125, 0.375, 0.125])
-    assert pop.split({}) == [38, 13, 37, 12]  # 37.5, 12.5, 37.5, 12.5: the two spare to the earliest
+    # 37.5, 12.5, 37.5, 12.5: equal remainders, the two spare replications to the earliest
+    assert pop.split({}) == [38, 13, 37, 12]
     assert pop.split({"population.firm.keen": 0.2}) == [60, 20, 15, 5]
 
 
