@@ -108,3 +108,31 @@ def test_a_bad_calibration_file_is_one_line_and_exit_2(tmp_path, capsys, edit, m
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {path}: {message}"), err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_log_scale_parameter_is_sampled_as_its_logarithm_and_reported_as_its_value(tmp_path):
+    import csv
+    import math
+
+    from sim.analysis.calibration import Simulator, _name, prior
+
+    path = tmp_path / "cal.yaml"
+    path.write_text(study_text(80.0, 0.7)
+                    .replace("{range: [0.05, 0.6], why:", "{range: [0.01, 0.6], scale: log, why:")
+                    .replace("generations: 3", "generations: 1")
+                    .replace("population: 30", "population: 10")
+                    .replace("predictive: 30", "predictive: 5").replace("held_out: p30\n", ""))
+    study = parse_study(path)
+    # pyabc's coordinate is the logarithm, uniform over [log 0.01, log 0.6]: its density is
+    # flat there (a log-uniform density in the value made the importance weights ~1/value)
+    rv = prior(study.parameters)[_name("detectors.audit.recognition")]
+    assert rv.pdf(math.log(0.02)) > 0
+    assert rv.pdf(math.log(0.02)) == pytest.approx(rv.pdf(math.log(0.5)))
+    assert rv.pdf(math.log(0.005)) == 0
+    sim = Simulator(study.build_scenario(), ["median_dwell_days"], study.seed)
+    assert sim.values({_name("detectors.audit.recognition"): math.log(0.2)}) == pytest.approx(
+        {"detectors.audit.recognition": 0.2})
+    record = run_study(study, tmp_path / "out")
+    rows = list(csv.DictReader((tmp_path / "out" / "posterior.csv").open()))
+    assert rows and all(0.01 <= float(r["detectors.audit.recognition"]) <= 0.6 for r in rows)
+    assert 0.01 <= record["posterior"]["detectors.audit.recognition"]["median"] <= 0.6
