@@ -435,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="another checkout (with its .venv) whose start-up and per-job "
                              "cost are measured taking turns with this code's")
     args = parser.parse_args(argv)
+    if args.baseline is not None and not (args.baseline / ".venv" / "bin" / "python").exists():
+        parser.error(f"--baseline: {args.baseline} has no .venv/bin/python; give a checkout "
+                     f"with its own venv (python3 -m venv .venv && .venv/bin/pip install -e .)")
     if args.out is None:
         args.out = Path(__file__).parent / ("scratch" if args.quick else "results")
     q = args.quick
