@@ -19,7 +19,6 @@ insider) and of the pooled population, at the posterior medians, from one large 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -29,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.analysis.calibration import main as calibrate  # noqa: E402
+from sim.analysis.calibration import experiment  # noqa: E402
 
 STUDY = ROOT / "conf" / "calibration" / "generic_firm.yaml"
 BREAKDOWN = 4000  # replications of the breakdown batch (split over the components by weight)
@@ -64,19 +63,9 @@ def breakdown(out: Path, replications: int) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke-sized run")
-    parser.add_argument("--out", type=Path, help="where to write (default results/; with "
-                        "--quick scratch/, git-ignored)")
-    parser.add_argument("--fresh", action="store_true", help="start the fit afresh")
-    parser.add_argument("--workers", default="1", help="processes (default 1)")
-    args = parser.parse_args(argv)
-    out = args.out or HERE / ("scratch" if args.quick else "results")
-    code = calibrate([str(STUDY), "--out", str(out), "--workers", str(args.workers),
-                      *(["--quick"] if args.quick else []),
-                      *(["--fresh"] if args.fresh or args.quick else [])])
+    code, out, quick = experiment(STUDY, HERE, __doc__.split("\n")[0], argv)
     if code == 0:
-        print(f"components: {breakdown(out, 200 if args.quick else BREAKDOWN)}")
+        print(f"components: {breakdown(out, 200 if quick else BREAKDOWN)}")
     return code
 
 

@@ -650,3 +650,26 @@ def describe(record: Mapping[str, Any]) -> str:
                      f"[{h[pkey][0]:.4g}, {h[pkey][1]:.4g}]: "
                      f"{'PASS (inside)' if h['inside'] else 'FAIL (outside)'}")
     return "\n".join(lines)
+
+
+def experiment(study: Path, here: Path, description: str,
+               argv: Sequence[str] | None = None) -> tuple[int, Path, bool]:
+    """The command line of an experiment folder that runs one calibration file
+    (``experiments/*/run.py``): ``--quick`` (smoke-sized, into ``scratch/``), ``--out``,
+    ``--fresh`` and ``--workers``; the fit goes to ``here/results`` by default.
+
+    Returns:
+        (exit code of :func:`main`, the output dir, whether the run was quick).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="smoke-sized run")
+    parser.add_argument("--out", type=Path, help="where to write (default results/; with "
+                        "--quick scratch/, git-ignored)")
+    parser.add_argument("--fresh", action="store_true", help="start the fit afresh")
+    parser.add_argument("--workers", default="1", help="processes (default 1; 'auto': every core)")
+    args = parser.parse_args(argv)
+    out = args.out or here / ("scratch" if args.quick else "results")
+    code = main([str(study), "--out", str(out), "--workers", str(args.workers),
+                 *(["--quick"] if args.quick else []),
+                 *(["--fresh"] if args.fresh or args.quick else [])])
+    return code, out, args.quick
