@@ -104,10 +104,17 @@ class Objective:
 
     def value(self, measured: Mapping[str, float]) -> float | tuple[float, ...]:
         """What the task function returns: a float for one objective (penalised when a limit
-        is exceeded), a tuple for several."""
+        is exceeded), a tuple for several.
+
+        An output a batch leaves undefined (NaN: say, the median dwell of breaches found
+        internally when none was) cannot show that its limit holds: the value is then
+        infinite, never a limit met by default. An undefined objective stays NaN, which the
+        sweeper records as a failed trial.
+        """
         if len(self.names) > 1:
             return tuple(measured[n] for n in self.names)
-        excess = sum(max(0.0, v) for v in self.violations(measured))
+        excess = sum(math.inf if math.isnan(v) else max(0.0, v)
+                     for v in self.violations(measured))
         return measured[self.names[0]] + self.penalty * excess
 
     def of_job(self, run_dir: str | Path, summary: Mapping[str, Any]

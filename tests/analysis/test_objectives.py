@@ -103,6 +103,19 @@ def test_values_penalty_and_violations_are_the_stated_arithmetic():
     assert set(OBJECTIVES) >= {"p_dwell_over_7d", "mean_records", "control_cost_usd"}
 
 
+def test_an_undefined_limited_output_is_never_a_limit_met():
+    # no breach found internally: the median dwell of those found internally is undefined;
+    # max(0, nan) is 0, which once counted the limit as met
+    results = [_result(1, False, 10)] * 5
+    obj = parse_objective({"objective": "mean_records",
+                           "limits": {"median_dwell_internal_days": 5.0}, "penalty": 1.0})
+    measured = obj.measure(results, 24 * 365)
+    assert math.isnan(measured["median_dwell_internal_days"])
+    assert obj.value(measured) == math.inf
+    undefined = parse_objective({"objective": "median_dwell_internal_days"})
+    assert math.isnan(undefined.value(undefined.measure(results, 24 * 365)))
+
+
 def test_offered_load_is_an_objective_and_a_limit():
     results = [_result(1, True, 10)] * 10
     obj = parse_objective({"objective": "control_cost_usd", "limits": {"offered_load": 1.0},
