@@ -133,12 +133,12 @@ def job_offered_load(summary: Mapping[str, Any], results: Sequence[ReplicationRe
                      ) -> float:
     """A finished job's offered load: its summary's ``triage`` block
     (:func:`sim.controls.triage.team_summary`); a job without analysts has none, and then
-    the load is infinite if any alert was raised (nobody reviews them) and 0 if none was."""
+    the load is infinite if any benign alert was raised (nobody reviews them) and 0 if none
+    was - the insider's own alerts are not the benign work the load measures."""
     team = summary.get("triage")
     if team:
         return float(team["offered_load"])
-    raised = any(r.true_alerts + r.false_alerts + r.alerts_dropped > 0 for r in results)
-    return math.inf if raised else 0.0
+    return math.inf if any(r.false_alerts > 0 for r in results) else 0.0
 
 
 def _names(value: Any, key: str) -> tuple[str, ...]:

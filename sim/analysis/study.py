@@ -167,9 +167,19 @@ def response_times(results: Sequence[ReplicationResult]) -> tuple[list[float], l
     ``access_hours - dwell_hours`` where the access ended after the detection for another
     reason (the store emptied, the insider stopped) before the response cut it, so the
     containment came later; left out where the access had ended before the detection (the
-    results hold nothing of that response)."""
+    results hold nothing of that response).
+
+    Raises:
+        ConfigError: a crew's replication, whose ``access_hours`` is the *last* member's end
+            while ``dwell_hours`` is the *first* detection: their difference would run through
+            the other members' own detections, not one response.
+    """
     times, events = [], []
     for r in results:
+        if r.insiders > 1:
+            raise ConfigError("insider.crew", "the time to contain is defined for a lone "
+                                              "insider (a crew's access_hours is its last "
+                                              "member's end); leave the crew out")
         if not r.detected:
             continue
         contained = r.access_ended_by == "containment"

@@ -43,6 +43,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ MAX_ENTRIES = 256
 #: search path), is not fingerprinted: the composition is not cached.
 MAX_FILES = 5000
 MAX_BYTES = 16 * 2**20
+#: a conf file modified this soon before a process began composing counts as changed during it
+#: (file systems with coarse timestamps): its composition is not stored, only recomposed
+MTIME_SLACK_NS = 2 * 10**9
 
 
 def cache_dir() -> Path | None:
@@ -74,9 +78,10 @@ def cache_dir() -> Path | None:
 def _tree_digest(root: str, h: Any) -> bool:
     """Feed the names of every dir and file under ``root`` (a group exists where a dir does)
     and the bytes of every YAML file (the only files Hydra reads) to ``h``; False when the tree
-    is too large to fingerprint (:data:`MAX_FILES` files or :data:`MAX_BYTES` of YAML)."""
+    is too large to fingerprint (:data:`MAX_FILES` files or :data:`MAX_BYTES` of YAML).
+    Symlinked dirs are followed, as Hydra follows them (a loop ends at :data:`MAX_FILES`)."""
     count = size = 0
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames.sort()
         rel = os.path.relpath(dirpath, root)
         h.update(b"D" + rel.encode("utf-8", "surrogateescape") + b"\0")
@@ -137,6 +142,41 @@ class ComposeCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._fingerprints: dict[tuple[Any, ...] | None, str | None] = {}
+        #: when this process began composing, and the conf dirs its fingerprints read: a file
+        #: changed since then may have been read before the fingerprint was taken
+        self._started = time.time_ns()
+        self._roots: list[str] = []
+        self._trusted: bool | None = None
+
+    def trusted(self) -> bool:
+        """Whether the cache dir is this user's and writable by no one else (entries are
+        pickles: loading a planted one would run its code). A missing dir is trusted (it is
+        made private)."""
+        if self._trusted is None:
+            try:
+                st = os.stat(self.directory)
+            except FileNotFoundError:
+                return True
+            except OSError:
+                self._trusted = False
+                return False
+            self._trusted = st.st_uid == os.getuid() and not st.st_mode & 0o022
+        return self._trusted
+
+    def unchanged(self) -> bool:
+        """Whether no file under the fingerprinted conf dirs was modified since this process
+        began composing (with :data:`MTIME_SLACK_NS` of slack for coarse clocks): else the
+        composition may mix old and new files under the new fingerprint, and is not stored."""
+        since = self._started - MTIME_SLACK_NS
+        for root in self._roots:
+            for dirpath, _dirnames, filenames in os.walk(root, followlinks=True):
+                for name in filenames:
+                    try:
+                        if os.stat(os.path.join(dirpath, name)).st_mtime_ns >= since:
+                            return False
+                    except OSError:
+                        return False
+        return True
 
     def versions(self) -> str:
         """The digest of the software an entry depends on: this format, Python, Hydra,
@@ -167,6 +207,7 @@ class ComposeCache:
             h.update(f"\0S{scheme}\0{path}\0{provider}\0".encode())
             if scheme == "file":
                 ok = os.path.isdir(path) and _tree_digest(path, h)
+                self._roots.append(path)
             elif scheme == "pkg":
                 ok = path == "hydra.conf"  # Hydra's own: its version is in the digest
             elif scheme == "structured":
@@ -185,6 +226,8 @@ class ComposeCache:
 
     def load(self, key: tuple[Any, ...], fingerprint: str) -> dict[str, Any] | None:
         """The entry stored for ``key`` (a shape) under ``fingerprint``, or None."""
+        if not self.trusted():
+            return None
         path = self._path(key, fingerprint)
         try:
             with open(path, "rb") as f:
@@ -202,8 +245,13 @@ class ComposeCache:
             pass
         return entry
 
-    def save(self, key: tuple[Any, ...], fingerprint: str, **payload: Any) -> None:
-        """Store an entry (atomically: a reader sees the old one, the new one or none)."""
+    def save(self, key: tuple[Any, ...], fingerprint: str, guard: bool = True,
+             **payload: Any) -> None:
+        """Store an entry (atomically: a reader sees the old one, the new one or none); with
+        ``guard``, only if conf/ is :meth:`unchanged` (an entry named by its content needs
+        no guard)."""
+        if not self.trusted() or (guard and not self.unchanged()):
+            return
         entry = {"format": FORMAT, "key": repr(key), "fingerprint": fingerprint, **payload}
         path = self._path(key, fingerprint)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -245,7 +293,7 @@ class ComposeCache:
     def save_yaml(self, text: str, data: Any, header: dict[str, Any]) -> None:
         """Keep a YAML file's config and header, named by its text and the software."""
         self.save(("yaml", hashlib.sha256(text.encode()).hexdigest()), self.versions(),
-                  data=data, header=header)
+                  guard=False, data=data, header=header)
 
 
 def open_cache() -> ComposeCache | None:

@@ -18,6 +18,7 @@ own, draw for draw, over many seeds, replications and keys.
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
@@ -137,12 +138,15 @@ class Streams:
     __slots__ = ("_state", "_pool", "_hash")
 
     def __init__(self, seed: int, replication: int) -> None:
+        # numpy integers as Python ints (their arithmetic would wrap or warn)
+        seed, replication = operator.index(seed), operator.index(replication)
         self._state = _add_words(_seeded(seed), _words(replication))
         self._pool = self._state[0]
         #: the hash constants of the 4 steps that mix a one-word key into the pool
         self._hash = _constants(self._state[1], _MULT_A, 4)
 
     def make(self, key: int) -> np.random.Generator:
+        key = operator.index(key)
         if 0 <= key <= _MASK:  # one word (a crc32): _add_words unrolled
             c, pool = self._hash, list(self._pool)
             for i in range(4):

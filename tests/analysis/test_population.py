@@ -261,3 +261,22 @@ def test_industry_calibration_quick_run_writes_the_fit_checks_and_held_out(tmp_p
     for name in ("posterior.csv", "pairs.png", "predictive.png", "held_out.png",
                  "components.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_time_to_contain_refuses_a_crew():
+    """A crew's access_hours is its last member's end and its dwell the first detection: their
+    difference is not one response, so the time to contain refuses it rather than mislead."""
+    import dataclasses
+
+    from sim.analysis.study import mean_time_to_contain_days
+    from sim.core.errors import ConfigError
+    from sim.outputs.results import ReplicationResult
+
+    lone = ReplicationResult(replication=0, seed=0, detected=True, censored=False,
+                             detected_by="audit", dwell_hours=24.0, records_exfiltrated=1,
+                             true_alerts=0, false_alerts=0, alerts_dropped=0,
+                             access_ended_by="containment", access_hours=72.0, sessions=1,
+                             mean_triage_wait_hours=float("nan"))
+    assert mean_time_to_contain_days([lone], 1000.0) == pytest.approx(2.0)
+    with pytest.raises(ConfigError, match="lone insider"):
+        mean_time_to_contain_days([dataclasses.replace(lone, insiders=3)], 1000.0)

@@ -212,3 +212,37 @@ def test_the_fingerprint_reads_yaml_names_and_dirs_and_gives_up_on_a_huge_tree(t
     monkeypatch.setattr(compose_cache, "MAX_BYTES", 2**20)
     monkeypatch.setattr(compose_cache, "MAX_FILES", 2)
     assert fingerprint() is None
+
+
+def test_a_conf_file_changed_while_composing_is_not_stored(tmp_path):
+    """A conf file saved after the process began composing may have been read in its old
+    form before the fingerprint (taken later) saw the new one: that composition must not be
+    stored under the new fingerprint, where every later process would reuse it."""
+    from sim.cli.compose_cache import MTIME_SLACK_NS, ComposeCache
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)  # copy2: the files keep their old times
+    old = os.stat(conf / "config.yaml").st_mtime_ns
+    cache = ComposeCache(tmp_path / "cache")
+    sources = (("file", str(conf), "main"),)
+    fp = cache.fingerprint(sources)
+    assert fp is not None and cache.unchanged()
+    cache.save(("shape",), fp, defaults=1)
+    assert cache.load(("shape",), fp)["defaults"] == 1  # an unchanged tree is stored
+    os.utime(conf / "config.yaml", ns=(old, cache._started + MTIME_SLACK_NS))  # saved mid-run
+    assert not cache.unchanged()
+    cache.save(("other",), fp, defaults=2)
+    assert cache.load(("other",), fp) is None  # not stored: recomposed next time
+
+
+def test_a_cache_dir_others_can_write_is_not_read(tmp_path):
+    """Entries are pickles: a dir another user could plant one in is a miss, never loaded."""
+    from sim.cli.compose_cache import ComposeCache
+
+    cache = ComposeCache(tmp_path / "cache")
+    cache.save(("yaml", "x"), cache.versions(), guard=False, data=1)
+    assert ComposeCache(tmp_path / "cache").load(("yaml", "x"), cache.versions())["data"] == 1
+    os.chmod(tmp_path / "cache", 0o777)
+    shared = ComposeCache(tmp_path / "cache")
+    assert not shared.trusted()
+    assert shared.load(("yaml", "x"), shared.versions()) is None

@@ -46,3 +46,14 @@ def test_a_runs_rng_is_the_documented_stream():
         key = zlib.crc32(name.encode("utf-8"))
         expected = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(3, key)))
         assert (run.rng(name).random(4) == expected.random(4)).all()
+
+
+def test_numpy_integers_make_the_same_streams_as_python_ints():
+    # numpy's SeedSequence takes numpy integers; their own arithmetic would wrap or warn here
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = Streams(np.uint64(2**64 - 1), np.int64(3)).make(np.uint32(7)).random(4)
+    want = np.random.default_rng(np.random.SeedSequence(2**64 - 1, spawn_key=(3, 7))).random(4)
+    assert (got == want).all()
