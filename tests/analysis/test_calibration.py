@@ -83,6 +83,33 @@ def test_a_rerun_continues_from_the_database(tmp_path, capsys):
     assert "continuing the fit" in capsys.readouterr().err
 
 
+def test_a_check_target_is_shown_but_never_fitted(tmp_path, monkeypatch):
+    """``fit: false``: the check enters no fit (not the distance of either ABC run), yet it
+    is reported with its predictive interval beside the fitted targets."""
+    from sim.analysis import calibration
+
+    fitted_on: list[list[str]] = []
+    real_fit = calibration.fit
+
+    def spy(study, scenario, targets, *args, **kwargs):
+        fitted_on.append([t.name for t in targets])
+        return real_fit(study, scenario, targets, *args, **kwargs)
+
+    monkeypatch.setattr(calibration, "fit", spy)
+    path = tmp_path / "cal.yaml"
+    path.write_text(study_text(80.0, 0.0).replace("generations: 3", "generations: 1")
+                    .replace("population: 30", "population: 10")
+                    .replace("predictive: 30", "predictive: 5").replace("held_out: p30\n", "")
+                    .replace('measures: "P(dwell > 30 d)"',
+                             'measures: "P(dwell > 30 d)"\n    fit: false'))
+    run_study(parse_study(path), tmp_path / "out")
+    assert fitted_on == [["dwell"]]
+    record = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert record["targets"]["p30"]["fitted"] is False
+    assert record["targets"]["dwell"]["fitted"] is True
+    assert len(record["targets"]["p30"]["predictive_90"]) == 2
+
+
 BAD = [
     (("tolerance: 5", "tolerance: -5"), "targets.dwell.tolerance: must be a positive number"),
     (('    source: "the same simulation"\n', ""), "targets.p30.source: is required"),

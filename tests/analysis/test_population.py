@@ -108,6 +108,24 @@ def test_a_config_parameter_is_set_in_every_component_that_has_it():
     assert fast > slow + 0.3, (fast, slow)  # a week vs a year against a monthly audit
 
 
+def test_a_level_s_scenario_replaces_the_study_s_for_its_components():
+    # the "monitored" firm runs analytic_monitoring (a monitor, no audit) instead of the
+    # study's analytic_audit: only its component carries the monitor, and only its rows are
+    # caught by it; the audited firm's are caught by the audit or from outside
+    block = {"firm": {"audited": {"weight": "rest", "why": "test"},
+                      "monitored": {"weight": 0.5, "scenario": "analytic_monitoring",
+                                    "why": "test"}},
+             "attacker": {"a": {"weight": 1, "why": "test"}}}
+    pop = population(block=block)
+    assert [("monitoring" in c.config["detectors"], "audit" in c.config["detectors"])
+            for c in pop.components] == [(False, True), (True, False)]
+    by = {name: {r.detected_by for r in rows}
+          for name, rows in pop.simulate_components({}, seed=3)}
+    assert "monitoring" in by["firm=monitored,attacker=a"]
+    assert "monitoring" not in by["firm=audited,attacker=a"]
+    assert "audit" in by["firm=audited,attacker=a"]
+
+
 # -- a bad block: one line naming the key ------------------------------------------------------
 @pytest.mark.parametrize(("change", "key", "says"), [
     (lambda b: b["firm"]["keen"].update(weight=-1), "population.firm.keen.weight",
