@@ -21,7 +21,7 @@ import functools
 import operator
 
 import numpy as np
-from numpy.random.bit_generator import ISeedSequence
+from numpy.random.bit_generator import ISeedSequence, ISpawnableSeedSequence
 
 _MASK = 0xFFFFFFFF
 _INIT_A = 0x43B0D7E5
@@ -104,12 +104,28 @@ _OUT = _constants(_INIT_B, _MULT_B, 8)
 
 class _Material:
     """What PCG64 asks a seed sequence for: four 64-bit words (``generate_state(4, uint64)``),
-    computed from the pool as SeedSequence does."""
+    computed from the pool as SeedSequence does.
 
-    __slots__ = ("_pool",)
+    ``spawn(n)`` (what ``Generator.spawn`` and ``BitGenerator.spawn`` call) returns the
+    children numpy's own ``SeedSequence(entropy, spawn_key=spawn_key)`` would, counting
+    children across calls as it does; that sequence is built only when first asked.
+    """
 
-    def __init__(self, pool: tuple[int, ...]) -> None:
+    __slots__ = ("_pool", "_entropy", "_spawn_key", "_sequence")
+
+    def __init__(self, pool: tuple[int, ...], entropy: int | None = None,
+                 spawn_key: tuple[int, ...] = ()) -> None:
         self._pool = pool
+        self._entropy = entropy
+        self._spawn_key = spawn_key
+        self._sequence: np.random.SeedSequence | None = None
+
+    def spawn(self, n_children: int) -> list[np.random.SeedSequence]:
+        if self._entropy is None:
+            raise TypeError("this seed material was made without its seed: it cannot spawn")
+        if self._sequence is None:
+            self._sequence = np.random.SeedSequence(self._entropy, spawn_key=self._spawn_key)
+        return self._sequence.spawn(n_children)
 
     def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
         wide = np.dtype(dtype) == np.dtype(np.uint64)
@@ -128,18 +144,19 @@ class _Material:
         return np.array(out, dtype=np.uint32)
 
 
-ISeedSequence.register(_Material)
+ISpawnableSeedSequence.register(_Material)
 
 
 class Streams:
     """The streams of replication ``replication`` under ``seed``: ``make(key)`` returns the
     generator numpy makes from ``SeedSequence(seed, spawn_key=(replication, key))``."""
 
-    __slots__ = ("_state", "_pool", "_hash")
+    __slots__ = ("_state", "_pool", "_hash", "_seed", "_replication")
 
     def __init__(self, seed: int, replication: int) -> None:
         # numpy integers as Python ints (their arithmetic would wrap or warn)
         seed, replication = operator.index(seed), operator.index(replication)
+        self._seed, self._replication = seed, replication
         self._state = _add_words(_seeded(seed), _words(replication))
         self._pool = self._state[0]
         #: the hash constants of the 4 steps that mix a one-word key into the pool
@@ -157,4 +174,5 @@ class Streams:
             pool = tuple(pool)
         else:
             pool = _add_words(self._state, _words(key))[0]
-        return np.random.Generator(np.random.PCG64(_Material(pool)))
+        return np.random.Generator(np.random.PCG64(
+            _Material(pool, self._seed, (self._replication, key))))

@@ -57,3 +57,16 @@ def test_numpy_integers_make_the_same_streams_as_python_ints():
         got = Streams(np.uint64(2**64 - 1), np.int64(3)).make(np.uint32(7)).random(4)
     want = np.random.default_rng(np.random.SeedSequence(2**64 - 1, spawn_key=(3, 7))).random(4)
     assert (got == want).all()
+
+
+def test_a_stream_spawns_the_children_numpys_stream_would():
+    # Generator.spawn (numpy >= 1.25) asks the seed material for children: they are numpy's
+    # SeedSequence's, and a second call continues the count instead of repeating the first
+    ours = Streams(7, 3).make(zlib.crc32(b"insider"))
+    numpys = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(3, zlib.crc32(b"insider"))))
+    for _ in range(2):
+        for a, b in zip(ours.spawn(2), numpys.spawn(2), strict=True):
+            assert (a.random(3) == b.random(3)).all()
+    assert ours.random() == numpys.random()  # spawning draws nothing from the parent
+    with pytest.raises(TypeError, match="without its seed"):
+        _Material((1, 2, 3, 4)).spawn(1)
