@@ -54,6 +54,8 @@ CACHE_ENV = "INSIDER_SIM_CACHE_DIR"
 FORMAT = 1
 #: Entries kept (each some 30 KB); beyond it the least recently used are removed.
 MAX_ENTRIES = 256
+#: A temporary file this old belongs to a writer that was killed mid-write (a write takes ms).
+STALE_TMP_SECONDS = 3600
 #: A file source with more files than this, or more bytes of YAML (someone's home dir as a
 #: search path), is not fingerprinted: the composition is not cached.
 MAX_FILES = 5000
@@ -269,10 +271,19 @@ class ComposeCache:
         self._prune()
 
     def _prune(self) -> None:
-        """Remove the least recently used entries beyond :data:`MAX_ENTRIES`."""
+        """Remove the least recently used entries beyond :data:`MAX_ENTRIES`, and the
+        temporary files of writers killed mid-write (older than :data:`STALE_TMP_SECONDS`)."""
+        stale = time.time_ns() - STALE_TMP_SECONDS * 1_000_000_000
+        entries = []
         try:
-            entries = [(e.stat().st_mtime_ns, e.path) for e in os.scandir(self.directory)
-                       if e.name.endswith(".pkl")]
+            for e in os.scandir(self.directory):
+                if e.name.endswith(".pkl"):
+                    entries.append((e.stat().st_mtime_ns, e.path))
+                elif e.name.endswith(".tmp") and e.stat().st_mtime_ns < stale:
+                    try:
+                        os.unlink(e.path)
+                    except OSError:
+                        pass
         except OSError:
             return
         if len(entries) <= MAX_ENTRIES:

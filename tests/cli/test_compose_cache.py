@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import shutil
 import subprocess
 import sys
@@ -169,6 +170,23 @@ def test_the_cache_keeps_at_most_max_entries(tmp_path, monkeypatch):
                   if cache.load(("shape", i), "fp") is not None)
     assert kept == [4, 5, 6]
     assert cache.load(("shape", 6), "other fingerprint") is None
+
+
+def test_a_killed_writers_temporary_file_is_removed_once_stale(tmp_path):
+    """A writer killed between writing its temporary file and renaming it leaves the file;
+    the next save removes it once it is older than STALE_TMP_SECONDS, not while a live
+    writer may still be renaming it."""
+    from sim.cli import compose_cache
+
+    cache = compose_cache.ComposeCache(tmp_path)
+    stale, fresh = tmp_path / ".a.pkl.1.2.tmp", tmp_path / ".b.pkl.3.4.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"half an entry")
+    old = time.time() - compose_cache.STALE_TMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    cache.save(("shape", 0), "fp", value=0)
+    assert not stale.exists() and fresh.exists()
+    assert cache.load(("shape", 0), "fp")["value"] == 0
 
 
 def test_off_means_no_cache(monkeypatch):
