@@ -8,7 +8,7 @@ Korea's 2023 rule. Each arm goes through the policy layer exactly as ``python -m
 simulated, each replication priced into ``replications.csv``, the policy summary beside the
 run's), in-process and one arm after another, deterministic for its seed.
 
-    python experiments/mandates/run.py            # 1000 replications per arm (~2 min on 2 cores)
+    python experiments/mandates/run.py            # 1000 replications per arm (~15 s)
     python experiments/mandates/run.py --quick    # 40 per arm (the tests run this)
 
 Writes into ``results/`` (``--quick``: ``scratch/``, git-ignored; or ``--out``): ``mandates.csv``
