@@ -8,7 +8,7 @@ disciplines (first come first served, priority by score, risk-based cases) -
 all with the same seed (common random numbers: every arm meets the same insider), then
 tabulates and draws them with :mod:`sim.outputs.report`.
 
-    python experiments/five_months_vs_hours/run.py            # full study (~2 min on 2 cores)
+    python experiments/five_months_vs_hours/run.py            # full study (~40 s on 2 cores)
     python experiments/five_months_vs_hours/run.py --quick    # 60 replications per arm
     python experiments/five_months_vs_hours/run.py --arms baseline,monitoring_5 --out DIR
 
