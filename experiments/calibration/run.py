@@ -4,8 +4,8 @@ Runs ``python -m sim.calibrate conf/calibration/coupang_2025.yaml`` (module
 :mod:`sim.analysis.calibration`, pyabc) into ``results/``: fitted on every target, then on
 every target but ``held_out``, whose value is then predicted.
 
-    python experiments/calibration/run.py --workers 2 --fresh  # full fit (~3 min on 2 cores)
-    python experiments/calibration/run.py --quick               # smoke-sized, into scratch/
+    python experiments/calibration/run.py --fresh    # full fit (one worker: reproducible)
+    python experiments/calibration/run.py --quick    # smoke-sized, into scratch/
 
 Writes ``posterior.csv``, ``pairs.png``, ``predictive.png``, ``held_out.png``,
 ``calibration.json`` and pyabc's ``calibration.db`` (the same command continues a stopped fit;

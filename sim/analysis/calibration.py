@@ -32,6 +32,13 @@ against the figure), ``held_out.png`` and ``calibration.json`` (posterior summar
 predictive intervals, and the held-out check: fitted on every target but one, is the one left
 out inside the predictive interval?). ``calibration.db`` is pyabc's database: running the same
 command again continues a fit that stopped (a changed study file starts afresh).
+
+Reproducibility: with one worker (the default) an uninterrupted fit is the same to the last
+digit for the same study file and software (pyabc's single-core sampler draws from numpy's
+global stream, seeded here from the study's seed). With ``--workers N > 1`` pyabc's parallel
+sampler accepts particles in the order its processes return them, so a re-run is another
+Monte Carlo draw of the same posterior, not the same numbers; ``calibration.json`` records the
+workers. Committed fits use one worker.
 """
 
 from __future__ import annotations
@@ -466,7 +473,8 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
         "replications_per_batch": study.replications,
         "abc": {"population": study.population, "generations": study.generations,
                 "min_epsilon": study.min_epsilon, "predictive_draws": study.predictive,
-                "library": f"pyabc {_version('pyabc')}"},
+                "library": f"pyabc {_version('pyabc')}", "workers": workers,
+                "reproducible": workers <= 1},
         "posterior": posterior, "targets": checks, "held_out": held,
         "interval_level": LEVEL, "runtime_seconds": round(time.perf_counter() - t0, 1),
     }
@@ -615,6 +623,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             study = replace(study, generations=args.generations)
         out = args.out or Path("outputs/calibration") / (study.path.stem
                                                          + ("_quick" if args.quick else ""))
+        if workers > 1:
+            print(f"note: with {workers} workers each run of the fit is another Monte Carlo "
+                  f"draw, not the same numbers; one worker reproduces it", file=sys.stderr)
         record = run_study(study, out, workers, fresh=args.fresh)
     except SimError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -666,7 +677,8 @@ def experiment(study: Path, here: Path, description: str,
     parser.add_argument("--out", type=Path, help="where to write (default results/; with "
                         "--quick scratch/, git-ignored)")
     parser.add_argument("--fresh", action="store_true", help="start the fit afresh")
-    parser.add_argument("--workers", default="1", help="processes (default 1; 'auto': every core)")
+    parser.add_argument("--workers", default="1", help="processes (default 1, reproducible; "
+                        "more are faster, but each run is another Monte Carlo draw)")
     args = parser.parse_args(argv)
     out = args.out or here / ("scratch" if args.quick else "results")
     code = main([str(study), "--out", str(out), "--workers", str(args.workers),
