@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from sim.analysis.calibration import _preset
 from tests.conftest import committed_results
+from tests.test_configs import compose_plain
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,7 +162,7 @@ def test_committed_sensitivity_results_put_the_volume_rule_first():
     assert top[("coupang_2025_monitored", "median_dwell_days")] == "detectors.monitoring.threshold"
 
 
-def test_committed_calibration_reports_its_held_out_check_and_the_preset_inside():
+def test_committed_calibration_reports_its_held_out_check_and_the_preset_is_its_median():
     record = json.loads((ROOT / "experiments/calibration/results/calibration.json").read_text())
     held = record["held_out"]
     assert held["left_out"] == "coupang_dwell" and "coupang_dwell" not in held["fitted_on"]
@@ -167,9 +170,15 @@ def test_committed_calibration_reports_its_held_out_check_and_the_preset_inside(
     assert held["inside"] == (lo <= held["value"] <= hi)
     readme = (ROOT / "experiments/calibration/README.md").read_text()
     assert ("passes" if held["inside"] else "fails") in readme.split("Held-out check:")[1][:40]
-    # the preset's header says its hand-fitted numbers lie inside the 90% posterior intervals
+    # the preset's fitted numbers are the posterior medians (the scenario file says so): each
+    # equal to its median to within half a unit of its second significant digit, as the
+    # preset rounds it
+    cfg = compose_plain(["scenario=coupang_2025"])
     for key, post in record["posterior"].items():
-        assert post["ci90"][0] <= post["preset"] <= post["ci90"][1], key
+        preset = _preset(cfg, key)
+        half_unit = 0.5 * 10 ** (math.floor(math.log10(post["median"])) - 1)
+        assert abs(preset - post["median"]) <= half_unit, (key, preset, post["median"])
+        assert post["preset"] == preset, key  # the committed fit ran on this preset
 
 
 @pytest.mark.slow
