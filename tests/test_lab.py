@@ -3,6 +3,7 @@ results and a complete answer key, and the helpers report what the engine comput
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -167,6 +168,41 @@ def test_outcome_medians_respect_censoring():
     assert labkit.table([three]).markdown().startswith("| setting | median time to detection")
 
 
+def test_the_answer_keys_comparisons_follow_the_numbers():
+    """run.py words a comparison from the numbers: who is sooner, and whether by more than
+    sampling noise (a paired bootstrap of the medians)."""
+    import run as lab_run
+
+    model = labkit.model_of(["scenario=default"])
+
+    def outcome(dwells):
+        return labkit.Outcome("x", (), model, [_result(r, d, True)
+                                               for r, d in enumerate(dwells)])
+
+    slow = outcome([100.0 + r for r in range(100)])
+    fast = outcome([10.0 + r for r in range(100)])
+    close = outcome([101.0 + r for r in range(100)][::-1])  # same spread, unpaired order
+    sign, text = lab_run.gap_text(fast, slow, "fast", "slow")
+    assert sign == 1 and "in favour of fast, beyond sampling noise" in text
+    sign, text = lab_run.gap_text(slow, fast, "slow", "fast")
+    assert sign == -1 and "in favour of fast, beyond" in text
+    sign, text = lab_run.gap_text(close, slow, "close", "slow")
+    assert sign == 0 and "within sampling noise" in text and "holds zero" in text
+    # Q16: "stops detecting" only when the audit catches the cautious insider less often
+    def audited(share, records):
+        return labkit.Outcome("a", (), model, [
+            dataclasses.replace(_result(r, 10.0, r < share), records_exfiltrated=records)
+            for r in range(100)])
+
+    naive, prober = audited(30, 1000), audited(0, 1000)
+    deterred_unseen = audited(20, 10)  # the cautious insider takes less and is caught less
+    deterred_seen = audited(40, 10)    # takes less, but is caught more often
+    text = lab_run._audit_vs_adaptive([naive, deterred_unseen, prober])
+    assert "deters" in text and "stops detecting" in text
+    text = lab_run._audit_vs_adaptive([naive, deterred_seen, prober])
+    assert "deters" in text and "stops detecting" not in text
+
+
 def test_a_bad_override_is_one_line():
     with pytest.raises(ConfigError, match=r"^overrides: .*nonsense") as err:
         labkit.config(["scenario=default", "detectors.audit.nonsense=3"])
@@ -199,27 +235,32 @@ def test_auditing_more_often_at_the_same_coverage_only_shortens_the_lag():
     monthly = labkit.run(base, LAWS_N, seed=1)
     daily = labkit.run([*base, "detectors.audit.interval=1d"], LAWS_N, seed=1)
     a, b = _share(monthly, "audit"), _share(daily, "audit")
-    # The audit ends ~17% of the breaches. The difference of two shares of n replications has
-    # sd sqrt(2 p (1 - p) / n) = 0.027 at p = 0.17, n = 400 (as if independent; common random
-    # numbers only shrink it); 3 sd = 0.08. Under the old model (a daily audit re-drew the
-    # whole chance every day) daily audits ended ~80%, far outside.
+    # The audit ends ~4% of the breaches. The difference of two shares of n replications has
+    # sd sqrt(2 p (1 - p) / n) = 0.014 at p = 0.04, n = 400 (as if independent; common random
+    # numbers only shrink it); 3 sd = 0.04. Under the old model (a daily audit re-drew the
+    # whole chance every day) daily audits ended far more, far outside.
     p = (a + b) / 2
     assert abs(a - b) < 3 * math.sqrt(2 * p * (1 - p) / LAWS_N), (a, b)
 
 
 @pytest.mark.slow
 def test_effort_per_month_decides_and_cadence_then_buys_time():
-    """Q6: more lines sampled a month catch sooner; at equal lines, daily beats monthly."""
+    """Q6: more lines sampled a month catch sooner; at equal lines, a daily audit catches
+    sooner once the first recognisable line comes soon (all the lines read)."""
     base = ["scenario=coupang_2025"]
     m10 = labkit.run([*base, "detectors.audit.coverage=0.1"], LAWS_N, seed=1)
     m30 = labkit.run([*base, "detectors.audit.coverage=0.304"], LAWS_N, seed=1)
-    d30 = labkit.run([*base, "detectors.audit.interval=1d", "detectors.audit.coverage=0.304"],
-                     LAWS_N, seed=1)
-    # The medians (~46, ~28 and ~14 days at 200 replications) are a factor 1.6-2 apart; the
-    # median of n = 400 roughly exponential dwells has a relative sd of about 1/sqrt(n) = 5%,
-    # so a 1.3 factor is more than 5 sd of each.
+    m100 = labkit.run([*base, "detectors.audit.coverage=1.0"], LAWS_N, seed=1)
+    d100 = labkit.run([*base, "detectors.audit.interval=1d", "detectors.audit.coverage=1.0"],
+                      LAWS_N, seed=1)
+    # At 200 replications (seeds 0 and 1) the medians are ~91-93, ~53-57, ~29-32 and ~14-16
+    # days: a factor 1.6 or more apart (at seed 1, 400 replications: 91, 54, 31, 15). The
+    # median of n = 400 roughly exponential dwells has a relative sd of about 1.44/sqrt(n) =
+    # 7%, so a 1.3 factor is more than 3 sd of each. (At 30.4% the daily audit's gain, -1 to
+    # 19 days at seeds 0 and 1, is within the noise: not tested.)
     assert m30.median_dwell() * 1.3 < m10.median_dwell()
-    assert d30.median_dwell() * 1.3 < m30.median_dwell()
+    assert m100.median_dwell() * 1.3 < m30.median_dwell()
+    assert d100.median_dwell() * 1.5 < m100.median_dwell()
 
 
 @pytest.mark.slow
@@ -234,8 +275,8 @@ def test_threshold_and_team_size_go_together():
         assert o.mean("false_alerts") < 3000  # the lab stays cheap
         return o.share_within(24.0)
 
-    # Flooded, the insider's alert waits ~a day and is found after ~37 h (0% within 24 h at
-    # seed 0); kept up, ~100% within 24 h. A share of 200 has sd <= 0.035, so 0.3 and 0.7
+    # Flooded, the insider's alert waits ~a day and is found after ~39 h (0% within 24 h at
+    # seed 0); kept up, ~98% within 24 h. A share of 200 has sd <= 0.035, so 0.3 and 0.7
     # are > 8 sd from the values seen.
     assert within_day("detectors.monitoring.threshold=4.0", "triage.analysts=2") < 0.3
     assert within_day("detectors.monitoring.threshold=4.0", "triage.analysts=5") > 0.7

@@ -61,7 +61,7 @@ lab.show(baseline_trace.files["network"])
 
 # %% [markdown]
 # The timeline. The time axis is linear over the first day and logarithmic after it, so the
-# first evening and the fifth month fit on one page (read the ticks: the right half of the
+# first evening and the months after it fit on one page (read the ticks: the right half of the
 # plot is months long). Top: records taken so far, with a tick per session. Then each monthly
 # audit: the bar is the month of logs it reviewed, the dot is orange if the insider's lines
 # were in that month's log and the audit missed them, grey if there was nothing to find. Then the
@@ -78,9 +78,9 @@ lab.show(baseline_trace.files["timeline"])
 # found it? The audit reads the customer database's access log, where each session of the
 # insider leaves one line among the API's own lines (the printout gives the insider's lines in
 # each audit's month). An audit samples 1% of the lines (`coverage`), and an auditor recognises
-# a sampled insider line as suspicious 5% of the time (`recognition`). What is the chance that
-# one given insider line is caught? With about 100 insider lines in a month, what is the chance
-# that one monthly audit catches the insider? That five audits in a row all miss?
+# a sampled insider line as suspicious 1.7% of the time (`recognition`). What is the chance
+# that one given insider line is caught? With about 80 insider lines in a month, what is the
+# chance that one monthly audit catches the insider? That five audits in a row all miss?
 #
 # **Q3.** The per-IP volume rule fires above 1,000 requests per address and hour. The insider
 # spreads 630 requests per address-hour over 300 addresses. Why did the rule never fire? What
@@ -116,18 +116,22 @@ lab.show(lab.table(cadence, ["audit_lines", "dwell", "within_30d", "caught_by", 
 # take to catch the insider sooner?
 #
 # **Q6.** Instead of auditing more often, the auditor can sample more of the lines. Keep the
-# monthly cadence and raise the coverage: 10%, 30.4%, all of them. The last row audits
+# monthly cadence and raise the coverage: 10%, 30.4%, all of them. The next row audits
 # *daily* with coverage 30.4%: a day holds 1/30.4 of a month's lines, so each daily audit
 # samples as many lines as the monthly 1% audit did, and a month of them as many as one
-# monthly audit at 30.4%. (a) How does the median time to detection follow the lines sampled
-# a month? (b) At the same lines a month (30.4% monthly against 30.4% daily), what does the
-# daily cadence buy? (c) Which is better value: all the lines once a month, or 30.4% daily?
+# monthly audit at 30.4%. The last row reads all the lines every day. (a) How does the median
+# time to detection follow the lines sampled a month? (b) At the same lines a month (30.4%
+# monthly against 30.4% daily; all monthly against all daily), what does the daily cadence
+# buy, and is the difference larger than sampling noise? (c) Which is better value: all the
+# lines once a month, or 30.4% daily?
 
 # %%
 coverage = [
     *lab.sweep(BASELINE, "detectors.audit.coverage", [0.01, 0.1, 0.304, 1.0], N, SEED),
     lab.run([*BASELINE, "detectors.audit.interval=1d", "detectors.audit.coverage=0.304"], N,
             SEED, label="interval=1d, coverage=0.304"),
+    lab.run([*BASELINE, "detectors.audit.interval=1d", "detectors.audit.coverage=1.0"], N,
+            SEED, label="interval=1d, coverage=1.0"),
 ]
 lab.show(lab.table(coverage, ["audit_lines", "dwell", "within_30d", "caught_by", "records"]))
 
@@ -268,10 +272,10 @@ adaptive = [lab.run(VISIBLE, N, SEED, label="naive (renewal)"),
 lab.show(lab.table(adaptive, ["dwell", "caught_by", "records", "ended"]))
 
 # %% [markdown]
-# **Q16.** Against which insider does the monthly audit do best, and against which worst? The
-# cautious insider takes less than the naive one: is the visible audit then a good control?
-# Why is the prober, the "smarter" insider, caught fastest, and by which control? What would
-# have to be true of the volume rule for probing to be safe?
+# **Q16.** Against which insider does the monthly audit do best, and how often does it catch
+# the other two? The cautious insider takes less than the naive one: is the visible audit
+# then a good control? Why is the prober, the "smarter" insider, caught fastest, and by which
+# control? What would have to be true of the volume rule for probing to be safe?
 #
 # ### C2. Reading the insider's decisions in the trace
 #

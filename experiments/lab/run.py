@@ -29,6 +29,8 @@ from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
@@ -67,6 +69,97 @@ def _det(model: Any, cls: str) -> Any:
 
 def _best(outcomes: Sequence[lab.Outcome]) -> lab.Outcome:
     return min(outcomes, key=lambda o: (o.median_dwell(), o.label))
+
+
+def _pct1(x: float) -> str:
+    """A share with one decimal (``1.5%``): for small chances whose arithmetic students redo."""
+    return f"{100 * x:.1f}%"
+
+
+def _lines(x: float) -> str:
+    """Insider lines sampled a month with one decimal (``0.8``, ``24.6``), as the tables."""
+    return f"{x:.1f}"
+
+
+def _median_dwell_of(dwell: np.ndarray, censored: np.ndarray) -> float:
+    return math.inf if 2 * int(censored.sum()) >= dwell.size else float(np.median(dwell))
+
+
+def median_gap(a: lab.Outcome, b: lab.Outcome, draws: int = 2000,
+               seed: int = 0) -> tuple[float, float, float]:
+    """How much sooner ``a`` detects than ``b``: median dwell of b minus that of a (hours),
+    with a 95% paired-bootstrap interval (replication r of both settings resampled together:
+    they share their random draws). NaNs if either median is infinite or the sizes differ."""
+    if a.n != b.n or math.isinf(a.median_dwell()) or math.isinf(b.median_dwell()):
+        return math.nan, math.nan, math.nan
+    da, db = a.dwell(), b.dwell()
+    ca = np.array([r.censored for r in a.results])
+    cb = np.array([r.censored for r in b.results])
+    rng = np.random.default_rng(seed)
+    gaps = np.empty(draws)
+    for k in range(draws):
+        i = rng.integers(0, a.n, a.n)
+        gaps[k] = _median_dwell_of(db[i], cb[i]) - _median_dwell_of(da[i], ca[i])
+    finite = gaps[np.isfinite(gaps)]
+    if finite.size < 0.95 * draws:  # too many resamples with a median beyond the horizon
+        return b.median_dwell() - a.median_dwell(), math.nan, math.nan
+    lo, hi = np.percentile(finite, [2.5, 97.5])
+    return b.median_dwell() - a.median_dwell(), float(lo), float(hi)
+
+
+def gap_text(a: lab.Outcome, b: lab.Outcome, a_name: str, b_name: str) -> tuple[int, str]:
+    """Which of two settings detects sooner, by how much, and whether that is more than
+    sampling noise: (+1 if ``a`` is sooner beyond noise, -1 if ``b`` is, 0 if within noise;
+    the text)."""
+    gap, lo, hi = median_gap(a, b)
+    if math.isnan(gap):
+        return 0, "(a median beyond the horizon: no gap to measure)"
+    if gap == 0:
+        return 0, f"the same median for {a_name} and {b_name}"
+    a_first = gap > 0
+    first = a_name if a_first else b_name
+    if not a_first:
+        gap, lo, hi = -gap, -hi, -lo
+    if math.isnan(lo):
+        return 0, (f"a gap of {format_hours(gap)} in favour of {first}, which too many "
+                   f"undetected replications leave unbounded")
+    beyond = lo > 0
+    in_days = max(abs(lo), abs(hi)) >= 48.0  # gap and interval in one unit
+
+    def unit(hours: float) -> str:
+        return f"{hours / 24:.1f} d" if in_days else format_hours(hours)
+
+    def signed(hours: float) -> str:
+        return ("-" if hours < 0 else "") + unit(abs(hours))
+
+    sign = (1 if a_first else -1) if beyond else 0
+    return sign, (f"a gap of {unit(gap)} in favour of {first}, "
+                  + (f"beyond sampling noise: the 95% bootstrap interval of the gap is "
+                     f"{signed(lo)} to {signed(hi)}" if beyond else
+                     f"within sampling noise: the 95% bootstrap interval of the gap, "
+                     f"{signed(lo)} to {signed(hi)}, holds zero"))
+
+
+def _audit_vs_adaptive(adaptive: Sequence[lab.Outcome]) -> str:
+    """Q16's reading of the audit against the naive, cautious and probing insiders."""
+    P, R = lab.pct, lab.records_text  # noqa: N806
+    naive, wary, prober = adaptive
+    an, ac, ap = (o.caught_by().get("audit", 0.0) for o in adaptive)
+    text = (f"The audit catches the naive insider in {P(an)} of replications, the prober in "
+            f"{P(ap)} and the cautious one in {P(ac)}")
+    if ac < an:
+        text += ": each audit the cautious insider sees empties the next month's log"
+    text += "."
+    if wary.median_records() < naive.median_records():
+        text += (f" A visible audit deters (the cautious insider takes "
+                 f"{R(wary.median_records())} against {R(naive.median_records())})")
+        text += (" but stops detecting - the two faces of making audits visible."
+                 if ac < an else ".")
+        if an < 0.1:
+            rec = _det(naive.model, "PeriodicAudit").params.recognition
+            text += (f" At recognition {rec:g} the audit seldom catches even the naive "
+                     f"insider, so deterrence is most of what it buys here.")
+    return text
 
 
 def _office_rate(traced: lab.Traced) -> float:
@@ -127,7 +220,9 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"`SEED = 0` and the default size get exactly these numbers; with another seed they "
       f"differ by sampling noise: a share of {n} replications is uncertain by about "
       f"±{100 * 1.96 * math.sqrt(0.25 / n):.0f} percentage points (95%, worst case), and "
-      f"medians by a few percent.")
+      f"a median by about ±{100 * 1.96 / math.log(2) / math.sqrt(n):.0f}% where the times "
+      f"spread like an exponential's (the audits' days to months; far less for the "
+      f"monitor's minutes). Q6 and Q19 give bootstrap intervals for the gaps they read.")
     if quick:
         w("")
         w("**Smoke-sized run (--quick): the numbers below are not the instructor's key.**")
@@ -153,6 +248,9 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     full_months = [k for k in f["audit_lines"] if k > 0]
     lines_month = lab.insider_lines_sampled_a_month(base) / audit.coverage
     q = 1 - (1 - p) ** lines_month
+    exhausted = [r.access_hours for r in base.results if r.access_ended_by == "exhausted"]
+    lasts = float(np.median(exhausted)) if exhausted else math.nan
+    months_needed = 1 / q * 730.5  # hours
     w(f"**Q2.** {f['audits_with_insider']} of the {f['audits']} audits had the insider's "
       f"activity in the period they reviewed; {f['audits_found']} found it"
       + (f" (the other {idle} came after the insider had stopped, with nothing to find)"
@@ -161,12 +259,18 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       + ", ".join(str(k) for k in full_months)
       + f" (a full month holds about {lines_month:.0f}: one per session). One given insider "
         f"line is caught with p = coverage x recognition = {audit.coverage:g} x "
-        f"{audit.recognition:g} = {p:.4f}, one in {1 / p:,.0f}. With K = {lines_month:.0f} "
-        f"lines in its month an audit catches the insider with 1 - (1 - p)^K = {P(q)} "
+        f"{audit.recognition:g} = {p:.2g}, one in {1 / p:,.0f}. With K = {lines_month:.0f} "
+        f"lines in its month an audit catches the insider with 1 - (1 - p)^K = {_pct1(q)} "
         f"(about K x p while that is small); five audits in a row all miss with "
-        f"(1 - {q:.3f})^5 = {(1 - q) ** 5:.2f}. On average it takes 1/{q:.3f} = {1 / q:.0f} "
-        f"monthly audits to catch an insider who is active every month: longer than the "
-        f"data lasts (about five months).")
+        f"(1 - {q:.4f})^5 = {(1 - q) ** 5:.2f}. On average it takes 1/{q:.4f} = {1 / q:.0f} "
+        f"monthly audits to catch an insider who is active every month: "
+      + ((f"longer than the data lasts (when nothing stops the insider the store is empty "
+          f"after a median {H(lasts)})")
+         if math.isfinite(lasts) and months_needed > lasts else
+         (f"shorter than the data lasts (the store is empty after a median {H(lasts)})"
+          if math.isfinite(lasts) else
+          f"about {1 / q:.0f} months; no replication emptied the store"))
+      + ".")
     w("")
     rate = insider.request_rate_per_ip
     total = rate * insider.ip_addresses
@@ -181,7 +285,7 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"months); caught by: {shares(base)}; median records taken {R(base.median_records())}. "
       f"Outside discovery has a hazard that grows with what has leaked, so once tens of "
       f"millions of records are out it surfaces within months; the audit's chance is only "
-      f"{P(q)} a month, and it is zero once the data is gone and the insider stops "
+      f"{_pct1(q)} a month, and it is zero once the data is gone and the insider stops "
       f"(audits then review months with no insider activity). Access ends by: "
       + ", ".join(f"{k} {P(v)}" for k, v in base.access_ended_by().items()) + ".")
     w("")
@@ -198,15 +302,17 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     w(f"**Q5.** Daily audits: median time to detection {dwell(daily)} against {dwell(monthly)} "
       f"monthly, records {R(daily.median_records())} against "
       f"{R(monthly.median_records())}; the audit ends " + ", ".join(
-          f"{P(o.caught_by().get('audit', 0.0))} at `{o.label}`" for o in cadence)
+          f"{_pct1(o.caught_by().get('audit', 0.0))} at `{o.label}`" for o in cadence)
       + " of the breaches ("
       + ("the same within sampling noise" if spread <= noise else "a spread above sampling noise")
       + f": ±{100 * noise:.0f} points for the difference of two shares near "
-        f"{P(share)} at {n} replications). A daily "
-        f"audit samples 1% of one day's ~{daily_lines:.1f} insider lines and catches with "
-        f"1 - (1 - p)^{daily_lines:.1f} = {100 * q_day:.2f}%; thirty of them catch with "
-        f"1 - (1 - {q_day:.4f})^30.4 = {P(1 - (1 - q_day) ** 30.44)} a month, the same as "
-        f"one monthly audit ({P(q)}): every line is still sampled with the same chance p, "
+        f"{_pct1(share)} at {n} replications). A daily "
+        f"audit samples {audit.coverage:.0%} of one day's ~{daily_lines:.1f} insider lines and "
+        f"catches with 1 - (1 - p)^{daily_lines:.1f} = {100 * q_day:.3f}%; thirty of them "
+        f"catch with "
+        f"1 - (1 - {q_day:.5f})^30.4 = {_pct1(1 - (1 - q_day) ** 30.44)} a month, the "
+        f"same as one monthly audit ({_pct1(q)}): every line is still sampled with the same "
+        f"chance p, "
         f"and the insider lines sampled a month stay at "
         f"{lab.insider_lines_sampled_a_month(daily):.1f} whatever the cadence (first "
         f"column). Cadence only shortens the lag between the line that gives the insider away "
@@ -220,36 +326,83 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
                            "records"]).markdown())
     w("")
     by_label = {o.label: o for o in coverage}
+    monthly_cov = [o for o in coverage if not o.label.startswith("interval=")]
     c10, c30, c100 = (by_label["coverage=0.1"], by_label["coverage=0.304"],
                       by_label["coverage=1.0"])
-    d30 = coverage[-1]
+    d30, d100 = by_label["interval=1d, coverage=0.304"], by_label["interval=1d, coverage=1.0"]
     full = c100
 
+    def sampled(o: lab.Outcome) -> float:
+        return lab.insider_lines_sampled_a_month(o)
+
     def line(o: lab.Outcome) -> str:
-        return (f"{lab.insider_lines_sampled_a_month(o):.0f} insider lines sampled a month, "
-                f"{dwell(o)}, "
+        return (f"{_lines(sampled(o))} insider lines sampled a month, {dwell(o)}, "
                 f"{R(o.median_records())} records")
 
-    better = ('the daily audit is the better buy' if d30.median_dwell() < c100.median_dwell()
-              else 'here the monthly full review is the better buy')
-    w(f"**Q6.** (a) Monthly, the median time to detection falls as the lines sampled a month "
+    def first_line_wait(o: lab.Outcome) -> str:
+        """Mean wait for the first insider line an audit would recognise, lines arriving
+        evenly: 1 / (lines sampled a month x recognition) months."""
+        return H(730.5 / (sampled(o) * audit.recognition))
+
+    def within30(a: lab.Outcome, b: lab.Outcome) -> str:
+        pa, pb = a.share_within(720.0), b.share_within(720.0)
+        mid = (pa + pb) / 2
+        noise30 = 1.96 * math.sqrt(2 * mid * (1 - mid) / n)
+        return (f"caught within 30 d {P(pa)} against {P(pb)} ("
+                + ("beyond" if abs(pa - pb) > noise30 else "within")
+                + f" the ±{100 * noise30:.0f} points of sampling noise)")
+
+    dwells = [o.median_dwell() for o in monthly_cov]
+    falls = all(x > y for x, y in zip(dwells, dwells[1:], strict=False))
+    s30, t30 = gap_text(d30, c30, "daily audits", "monthly ones")
+    s100, t100 = gap_text(d100, c100, "daily audits", "monthly ones")
+    sc, tc = gap_text(d30, c100, "the daily 30.4% audit", "the monthly full review")
+    chances = ", ".join(
+        f"{_pct1(1 - (1 - audit.recognition) ** sampled(o))} at "
+        f"{100 * float(o.label.split('=')[1]):g}%"
+        for o in monthly_cov)
+    if sc > 0:
+        buy = "so the daily 30.4% audit is the better buy: it reads fewer lines and catches sooner"
+    elif sc < 0:
+        buy = (f"so the monthly full review catches sooner, and the insider takes "
+               f"{R(c100.median_records())} records against {R(d30.median_records())}, for "
+               f"{sampled(c100) / sampled(d30):.1f} times the lines read: reading more lines "
+               f"beats reading them sooner; whether that is better value weighs the auditors' "
+               f"time against the records saved")
+    else:
+        buy = ("so neither is clearly sooner; the daily audit reads fewer lines, the "
+               "monthly review reads them on fewer days")
+    if s100 > 0 and s30 <= 0:
+        lesson = (f"cadence only cuts the lag after the line that gives the insider away, so "
+                  f"it pays once that line comes soon: at full coverage (the first line an "
+                  f"audit would recognise comes after {first_line_wait(c100)} on average) "
+                  f"daily audits catch clearly sooner; at 30.4% (after "
+                  f"{first_line_wait(c30)}) the lag is a small part of the wait")
+    elif s100 > 0 and s30 > 0:
+        lesson = ("cadence cuts the lag after the line that gives the insider away, and pays "
+                  "at both 30.4% and full coverage here")
+    else:
+        lesson = ("cadence only cuts the lag after the line that gives the insider away; "
+                  "here that gain is not clear at either coverage")
+    w("**Q6.** (a) Monthly, the median time to detection "
+      + ("falls" if falls else "does not simply fall") + " as the lines sampled a month "
       f"rise: coverage 1%: {line(coverage[0])}; 10%: {line(c10)}; 30.4%: {line(c30)}; "
-      f"all: {line(c100)}. The chance per audit is 1 - (1 - recognition)^(lines sampled): "
-      f"{P(1 - (1 - audit.recognition) ** (0.1 * lines_month))}, "
-      f"{P(1 - (1 - audit.recognition) ** (0.304 * lines_month))} and "
-      f"{P(1 - (1 - audit.recognition) ** lines_month)}; once it is near 1 the first audit "
-      f"after the insider starts catches them, and what is left is the wait for that audit "
-      f"(half a month on average, plus the rest of the month). (b) At the same lines a month "
-      f"(30.4%), auditing daily instead of monthly cuts the median from {dwell(c30)} to "
-      f"{dwell(d30)} and the records from {R(c30.median_records())} to "
-      f"{R(d30.median_records())}: with enough effort, cadence buys a shorter lag. "
-      f"(c) Daily audits of 30.4% sample {lab.insider_lines_sampled_a_month(d30):.0f} "
-      f"insider lines a month, a third of the monthly full review "
-      f"({lab.insider_lines_sampled_a_month(c100):.0f}), and still catch sooner "
-      f"({dwell(d30)} against {dwell(c100)}): "
-      f"{better}"
-      f". Effort (lines sampled) decides whether an audit can catch at all; cadence only "
-      f"decides how soon after, and pays once the effort is there.")
+      f"all: {line(c100)}. The chance that one monthly audit catches an insider active all "
+      f"month is 1 - (1 - recognition)^(lines sampled): {chances}. Each line is caught with "
+      f"the same chance whatever the cadence, and lines come all month, so the wait for the "
+      f"first line an audit would recognise is about 1/(lines sampled a month x recognition): "
+      f"{first_line_wait(c10)} at 10%, {first_line_wait(c30)} at 30.4%, "
+      f"{first_line_wait(c100)} at full coverage. After it comes the lag until the audit "
+      f"that reads it: half an interval on average (half a month monthly, half a day daily). "
+      f"(b) At the same lines a month (30.4%), daily audits give {dwell(d30)} against "
+      f"{dwell(c30)} monthly: {t30}; records {R(d30.median_records())} against "
+      f"{R(c30.median_records())}; {within30(d30, c30)}. Reading all the lines, daily "
+      f"audits give {dwell(d100)} against {dwell(c100)} monthly: {t100}; "
+      f"{within30(d100, c100)}. (c) Daily audits of 30.4% sample {_lines(sampled(d30))} "
+      f"insider lines a month, {sampled(d30) / sampled(c100):.0%} of the monthly full "
+      f"review's ({_lines(sampled(c100))}): {dwell(d30)} against {dwell(c100)}, {tc}; {buy}. "
+      f"Effort (lines sampled a month) decides "
+      f"whether and how soon an audit can catch; {lesson}.")
     w("")
     w(lab.table(rotation, ["dwell", "records", "caught_by", "ended"]).markdown())
     w("")
@@ -283,8 +436,10 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     w(f"**Q9.** First true alert at {H(first_alert)} (the analytics latency after the first "
       f"session started); confirmed by `{g['detected_by']}` at {H(g['dwell_hours'])}; "
       f"contained at {H(g['contained_hours'])}. {R(after)} of the {R(g['records'])} records "
-      f"were taken between detection and containment: the session kept running while the "
-      f"response team cut access, a delay set by `response.containment_delay` (mean "
+      f"were taken between detection and containment: "
+      + ("the session kept running" if g["sessions"] == 1 else
+         f"the insider kept working ({g['sessions']} sessions in all)")
+      + f" while the response team cut access, a delay set by `response.containment_delay` (mean "
       f"{H(resp.containment_delay)}, gamma with cv {resp.containment_cv:g}). Over {n} "
       f"replications monitoring cuts the median time to detection from {dwell(base)} to "
       f"{dwell(monitored)} and the records from {R(base.median_records())} to "
@@ -310,8 +465,11 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     low = thresholds[0]  # the sweep runs from low to high thresholds
     high = [o for o in thresholds if o not in good and o is not low]
     per_day = lab.benign_alerts_per_day(low.model)
-    w(f"**Q11.** With {team.analysts} analysts the shortest median time to detection, "
-      f"within 10% of the best ({dwell(best)} at `{best.label}`), comes at "
+    top = thresholds[-1]
+    top_flag = lab.insider_flag_rate(top.model)
+    top_miss = (1 - top_flag) ** daily_lines
+    w(f"**Q11.** With {team.analysts} analysts the median time to detection is within 10% "
+      f"of the best ({dwell(best)} at `{best.label}`) at "
       + ", ".join(f"`{o.label}`" for o in good)
       + f"; most of that is the wait for the insider's first evening session (at "
         f"{H(one_t.facts()['first_session_hours'])} in the traced replication). At "
@@ -335,8 +493,12 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
           f"24 h {P(o.share_within(24.0))})" for o in thresholds if o.label in
           {x.label for x in thresholds[3:]})
       + ". A session is flagged only if its score (records, rate and addresses per client "
-        "against the customers') clears the threshold; smaller batches fall below it. Each "
-        "unflagged session costs a day, until the insider's next evening."
+        "against the customers') clears the threshold; smaller batches fall below it. The "
+        f"insider works ~{daily_lines:.1f} sessions an evening, so an unflagged session costs "
+        "only the wait for the next one; a day is lost, until the next evening, when a whole "
+        f"evening's sessions go unflagged: at `{top.label}` that happens with "
+        f"(1 - {top_flag:.3f})^{daily_lines:.2f} = {P(top_miss)}, against "
+        f"{P(1 - top.share_within(24.0))} not caught within 24 h."
       + (f" Beyond the good range ({', '.join(o.label for o in high)}) detection is limited "
          f"by the monitor's sensitivity, not by the team." if high else ""))
     w("")
@@ -349,13 +511,16 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     day4 = lab.benign_alerts_per_day(one_t.model)
     peak4 = sum(s.rate * s.rhythm.peak for s in det4.benign) * det4.false_positive_rate
     day5 = lab.benign_alerts_per_day(monitored.model)
+    fewer = analysts[:analysts.index(enough)]
+    day_late = [o for o in fewer if o.median_dwell() - best_a.median_dwell() >= 20.0]
     w(f"**Q13.** At threshold 4.0 the median time to detection is within 10% of the best "
       f"({dwell(best_a)} at `{best_a.label}`) from `{enough.label}` on; with fewer analysts "
-      f"the insider is found a day or more later (" + ", ".join(
-          f"`{o.label}` {dwell(o)}" for o in analysts[:analysts.index(enough)])
-      + f"). Load: {day4:,.0f} benign alerts a day is {day4 / 24:.1f} an hour; at "
+      f"the insider is found later (" + ", ".join(f"`{o.label}` {dwell(o)}" for o in fewer)
+      + ")" + (f", a day or so later with {int(day_late[-1].model.triage.analysts)} analysts "
+               f"or fewer" if day_late else "")
+      + f". Load: {day4:,.0f} benign alerts a day is {day4 / 24:.1f} an hour; at "
         f"{H(tt)} each that keeps {day4 / 24 * tt:.1f} analysts busy on average. But the "
-        f"customers' traffic peaks in the evening at {peak4:.0f} alerts an hour, "
+        f"customers' traffic peaks in the evening at {peak4:.1f} alerts an hour, "
         f"{peak4 * tt:.1f} analysts' worth: a team sized for the average falls behind every "
         f"evening, and queueing delay explodes as utilisation nears 1. At the preset "
         f"threshold 5.0 ({day5:.1f} benign alerts a day, {day5 / 24 * tt:.2f} analysts) one "
@@ -384,8 +549,9 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"monthly key rotation {R(rotation[2].median_records())} (but {P(none_m)} never "
       f"detected); monitoring at the gateway with five analysts "
       f"{R(monitored.median_records())} (at the database: {R(at_store.median_records())}). "
-      f"Good answers weigh cost (reviewing 30% of the access log every day is a lot of "
-      f"auditor time; monitoring needs analysts sized to its false alarms, see Q11-Q13), say "
+      f"Good answers weigh cost (reading 30% or all of the access log, daily or monthly, is "
+      f"a lot of auditor time; monitoring needs analysts sized to its false alarms, see "
+      f"Q11-Q13), say "
       f"what the choice does not fix (rotation detects nothing; audits cannot see an insider "
       f"who has stopped; monitoring fails if its queue is flooded or its sensor sits where "
       f"the insider looks normal), and notice that revoking the leaver's key when they left "
@@ -396,11 +562,8 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     w(f"**Q16.** Median time to detection / median records: naive {dwell(naive_v)} / "
       f"{R(naive_v.median_records())} (caught by {shares(naive_v)}); cautious {dwell(wary)} / "
       f"{R(wary.median_records())} ({shares(wary)}); threshold prober {dwell(prober)} / "
-      f"{R(prober.median_records())} ({shares(prober)}). The audit does best against the naive "
-      f"insider ({P(naive_v.caught_by().get('audit', 0.0))} of replications) and worst against "
-      f"the cautious one ({P(wary.caught_by().get('audit', 0.0))}): each audit it sees empties "
-      f"the next month's log. A visible audit deters (the cautious insider takes far less) but "
-      f"stops detecting - the two faces of making audits visible. The prober is caught by the "
+      f"{R(prober.median_records())} ({shares(prober)}). " + _audit_vs_adaptive(ns["adaptive"])
+      + " The prober is caught by the "
       f"volume rule ({P(prober.caught_by().get('threshold_rules', 0.0))}): to learn the limit it "
       f"must exceed it once, and every refusal is an alert the 24/7 team confirms "
       f"({P(prober.model.triage.confirm_probability)}). "
@@ -419,8 +582,11 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
           f"window holds the weeks before the insider knew, the later ones only the few "
           f"sessions between the end of one quiet month and the next audit, so each audit "
           f"has little to find. The first `decision` line has `threat.technique.id` "
-          f"[\"{d['technique'][0]}\"] (Scheduled Transfer) and `sim.signal` \"{d['signal']}\"; "
-          f"in all {len(decisions)} decisions in this replication.")
+          f"[\"{d['technique'][0]}\"] (Scheduled Transfer) and `sim.signal` \"{d['signal']}\""
+          + (f", as do all {len(decisions)} decisions in this replication."
+             if all(x.get("technique") == d["technique"] and x.get("signal") == d["signal"]
+                    for x in decisions) else
+             f" ({len(decisions)} decisions in this replication)."))
     else:
         w("**Q17.** (No decision in this replication: the insider saw no audit.)")
     w("")
@@ -429,24 +595,37 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     def ident(o: lab.Outcome) -> str:
         return f"{o.mean('insiders_identified'):.2g}"
 
+    reveal_helps = (own.median_records() < own0.median_records()
+                    and own.median_access() < own0.median_access())
+    shared_less = shared.median_records() < own.median_records()
+    fewer_ident = shared.mean("insiders_identified") < own.mean("insiders_identified")
     w(f"**Q18.** Median time to the first detection: one insider {dwell(lone)}, crew on own "
       f"keys {dwell(own)}, shared key {dwell(shared)} - the monitor scores every member's "
       f"sessions alike, so the first catch is as fast. Median records: one insider "
-      f"{R(lone.median_records())}, crew {R(own.median_records())} (reveal 0: "
+      f"{R(lone.median_records())}, crew {R(own.median_records())} "
+      f"({own.median_records() / lone.median_records():.1f} times; reveal 0: "
       f"{R(own0.median_records())}), shared key {R(shared.median_records())}. The dwell "
       f"counts only the *first* detection: the other two members go on taking records until "
       f"each is found in turn, and the last loses access after a median "
       f"{H(own.median_access())} against {H(lone.median_access())} for one insider (reveal 0: "
       f"{H(own0.median_access())}). `reveal` lets one investigation cut accomplices "
-      f"the monitor has not caught yet: with it the crew takes less and ends sooner. With one "
-      f"shared key, containing the first member revokes the key, which cuts every member at "
-      f"once (last access after {H(shared.median_access())}): fewer are *identified* "
-      f"({ident(shared)} of 3 against {ident(own)}), because revoked members are stopped "
-      f"without being found - but none of them can go on. Sharing a key is a crew's weak "
-      f"point; accomplices with keys of their own are the harder case.")
+      f"the monitor has not caught yet: "
+      + ("with it the crew takes less and ends sooner. " if reveal_helps else
+         "here it does not both cut the records and end the breach sooner. ")
+      + f"With one shared key, containing the first member revokes the key, which cuts "
+        f"every member at once (last access after {H(shared.median_access())}): "
+      + (f"fewer are *identified* ({ident(shared)} of 3 against {ident(own)}), because "
+         f"revoked members are stopped without being found - but none of them can go on. "
+         if fewer_ident else
+         f"{ident(shared)} of 3 are identified against {ident(own)}. ")
+      + ("Sharing a key is a crew's weak point; accomplices with keys of their own are the "
+         "harder case." if shared_less else
+         "Yet here the shared-key crew takes no less than the crew on own keys."))
     w("")
     base_l, rev, rev_crew, rev_staff = ns["leavers"]
     never = rev.caught_by().get("none", 0.0)
+    s_staff, t_staff = gap_text(rev_staff, base_l, "the staff crew", "the lone insider")
+    t_staff = t_staff.replace(": the", "; the")
     w(f"**Q19.** Median records: Coupang's controls {R(base_l.median_records())}; with the "
       f"monthly leavers' review {R(rev.median_records())} - the review cuts the key at its "
       f"first pass (median access {H(rev.median_access())}). But it detects nothing: "
@@ -462,11 +641,15 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"the answer is detection that watches what a credential does, not who holds it: the "
       f"gateway monitor of Part B (in D1 the last member of a crew on own keys lost access "
       f"after a median {H(own.median_access())}). The review still removes the one member "
-      f"whose access was never legitimate. The staff crew is detected sooner than the lone "
-      f"insider (median {dwell(rev_staff)} against {dwell(base_l)}) for a reason that is no "
-      f"comfort: three insiders empty the store faster, and outside discovery grows with "
-      f"the records taken. A revoked key is also a clue nobody follows up here: "
-      f"investigating why a leaver still held one is a control this lab does not model.")
+      f"whose access was never legitimate. "
+      + (f"The staff crew is detected sooner than the lone insider (median "
+         f"{dwell(rev_staff)} against {dwell(base_l)}: {t_staff}) for a reason that is no "
+         f"comfort: three insiders empty the store faster, and outside discovery grows with "
+         f"the records taken. " if s_staff > 0 else
+         f"The staff crew is detected after a median {dwell(rev_staff)} against "
+         f"{dwell(base_l)} for the lone insider ({t_staff}). ")
+      + "A revoked key is also a clue nobody follows up here: "
+      "investigating why a leaver still held one is a control this lab does not model.")
     w("")
     return "\n".join(out)
 

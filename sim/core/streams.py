@@ -21,7 +21,7 @@ import functools
 import operator
 
 import numpy as np
-from numpy.random.bit_generator import ISeedSequence, ISpawnableSeedSequence
+from numpy.random.bit_generator import ISpawnableSeedSequence
 
 _MASK = 0xFFFFFFFF
 _INIT_A = 0x43B0D7E5
