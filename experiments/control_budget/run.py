@@ -11,7 +11,7 @@ limit), the analysts on shift 24/7 (when something alerts), and a key rotation (
 interval: every key rotated once per interval, the insider's 3-year-old signing key at the
 first review).
 
-Two Optuna studies (in-process, the same objectives as ``python -m sim optimise=...``,
+Four Optuna studies (in-process, the same objectives as ``python -m sim optimise=...``,
 :mod:`sim.analysis.objectives`; every trial runs ``REPLICATIONS`` replications with one seed,
 common random numbers across trials):
 
@@ -32,7 +32,7 @@ D. **The same with a team that keeps up** (TPE, conf/optimise/control_budget_sta
    workload, so C may pick a team of one that only keeps up because old benign alerts age out
    unreviewed; D's answer is chosen among C and D's trials whose load is below 1.
 
-    python experiments/control_budget/run.py            # full study (~20 min on one core)
+    python experiments/control_budget/run.py            # full study (~4 min on one core)
     python experiments/control_budget/run.py --quick    # a few trials, into a scratch dir
 
 Writes into ``results/`` (``--quick``: a scratch dir unless ``--out``): ``trials.csv`` (every
