@@ -4,7 +4,7 @@ Runs :mod:`sim.analysis.sensitivity` on ``conf/sensitivity/coupang_2025.yaml`` (
 Coupang had) and ``conf/sensitivity/coupang_2025_monitored.yaml`` (the same + continuous
 monitoring at the gateway), then writes one ranking table and one figure for both.
 
-    nice python experiments/sensitivity/run.py            # full study (~15 min on 2 cores)
+    nice python experiments/sensitivity/run.py            # full study (~70 s on 2 cores)
     python experiments/sensitivity/run.py --quick         # smoke-sized (the tests run this)
 
 Writes ``ranking.csv`` (one row per scenario, output and parameter: S1 and ST with 95%
