@@ -37,8 +37,12 @@ Reproducibility: with one worker (the default) an uninterrupted fit is the same 
 digit for the same study file and software (pyabc's single-core sampler draws from numpy's
 global stream, seeded here from the study's seed). With ``--workers N > 1`` pyabc's parallel
 sampler accepts particles in the order its processes return them, so a re-run is another
-Monte Carlo draw of the same posterior, not the same numbers; ``calibration.json`` records the
-workers. Committed fits use one worker.
+Monte Carlo draw of the same posterior, not the same numbers. A fit continued from its
+database (stopped, or extended with ``--generations``) is reseeded from the generation it
+continues from - repeatable, but not the uninterrupted fit. The database keeps, per fit, the
+workers of every run that drew generations and where it was resumed; ``calibration.json``
+reports them (``abc.workers``, ``abc.resumed_after``) and ``abc.reproducible``: true only
+when one uninterrupted single-worker run gives these numbers. Committed fits are such runs.
 """
 
 from __future__ import annotations
@@ -280,11 +284,17 @@ def prior(parameters: Sequence[Parameter]) -> Any:
 
 
 def fit(study: CalibrationStudy, scenario: Scenario, targets: Sequence[Target], db: Path,
-        label: str, workers: int = 1) -> tuple[Any, Any]:
-    """Run (or continue) ABC-SMC on ``targets``; returns (posterior frame, weights).
+        label: str, workers: int = 1) -> tuple[Any, Any, dict[str, Any]]:
+    """Run (or continue) ABC-SMC on ``targets``; returns (posterior frame, weights,
+    provenance).
 
     The run in ``db`` whose meta-information carries this study's digest and ``label`` is
-    continued; otherwise a new one is started.
+    continued; otherwise a new one is started. The run's meta-information also keeps the
+    workers of every invocation that drew generations and the generations after which it was
+    resumed; ``provenance`` is that: ``{"workers": [...] or None (a run from before this was
+    kept), "resumed_after": [...]}``. A resumed run reseeds numpy's stream from the study's
+    seed and the generation it continues from, so a resume is repeatable, but it is not the
+    uninterrupted fit.
     """
     import pyabc
 
@@ -305,33 +315,57 @@ def fit(study: CalibrationStudy, scenario: Scenario, targets: Sequence[Target], 
                        population_size=study.population, sampler=sampler)
     url = f"sqlite:///{db}"
     observed = {t.name: t.value for t in targets}
-    run_id = _find_run(db, study.digest(), label)
+    found = _find_run(db, study.digest(), label)
     # pyabc perturbs particles with numpy's global stream (its design, not ours): seed it for
     # the fit and give the process its old state back afterwards, so nothing else sees it
     saved = np.random.get_state()  # noqa: NPY002
     try:
-        if run_id is None:
+        if found is None:
             np.random.seed(study.seed % 2**32)  # noqa: NPY002
-            history = abc.new(url, observed, meta_info={"digest": study.digest(),
-                                                        "label": label,
-                                                        "targets": ",".join(outputs)})
-            done = 0
+            info: dict[str, Any] = {"digest": study.digest(), "label": label,
+                                    "targets": ",".join(outputs), "workers": [workers],
+                                    "resumed_after": []}
+            history = abc.new(url, observed, meta_info=info)
+            run_id, done = history.id, 0
         else:
+            run_id, info = found
             history = abc.load(url, run_id, observed)
             done = history.max_t + 1
             print(f"{label}: continuing the fit in {db} after generation {done}",
                   file=sys.stderr)
+            if done < study.generations:
+                np.random.seed([study.seed % 2**32, done])  # noqa: NPY002
+                info = {**info, "resumed_after": [*info.get("resumed_after", []), done]}
+                if "workers" in info:
+                    info["workers"] = sorted({*info["workers"], workers})
+                _save_meta(db, run_id, info)
         if done < study.generations:
             history = abc.run(max_nr_populations=study.generations - done,
                               minimum_epsilon=study.min_epsilon)
     finally:
         np.random.set_state(saved)  # noqa: NPY002
     frame, weights = history.get_distribution()
-    return frame, weights
+    return frame, weights, {"workers": info.get("workers"),
+                            "resumed_after": list(info.get("resumed_after", []))}
 
 
-def _find_run(db: Path, digest: str, label: str) -> int | None:
-    """The id of the run in ``db`` of this study and label, if any (for resuming)."""
+def _save_meta(db: Path, run_id: int, info: Mapping[str, Any]) -> None:
+    """Rewrite a run's meta-information in pyabc's database (the repr of a dict, as pyabc
+    stores it)."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        with con:
+            con.execute("update abc_smc set json_parameters = ? where id = ?",
+                        (repr(dict(info)), run_id))
+    finally:
+        con.close()
+
+
+def _find_run(db: Path, digest: str, label: str) -> tuple[int, dict[str, Any]] | None:
+    """The id and meta-information of the run in ``db`` of this study and label, if any (for
+    resuming)."""
     import sqlite3
 
     if not db.exists():
@@ -353,7 +387,7 @@ def _find_run(db: Path, digest: str, label: str) -> int | None:
         if not isinstance(info, dict):
             continue
         if info.get("digest") == digest and info.get("label") == label:
-            found = run_id
+            found = (run_id, info)
     return found
 
 
@@ -422,7 +456,8 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
     if fresh and db.exists():
         db.unlink()
     fitted = [t for t in study.targets if t.fit]
-    frame, weights = fit(study, scenario, fitted, db, "all", workers)
+    frame, weights, provenance = fit(study, scenario, fitted, db, "all", workers)
+    provenances = {"all": provenance}
     weights = np.asarray(weights, dtype=float)
     columns = {p.key: _column(frame, p) for p in study.parameters}
     rows = [{**{p.key: float(columns[p.key][i]) for p in study.parameters},
@@ -456,7 +491,8 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
     if study.held_out:
         kept = [t for t in fitted if t.name != study.held_out]
         left = next(t for t in study.targets if t.name == study.held_out)
-        hframe, hweights = fit(study, scenario, kept, db, f"without {left.name}", workers)
+        label = f"without {left.name}"
+        hframe, hweights, provenances[label] = fit(study, scenario, kept, db, label, workers)
         hweights = np.asarray(hweights, dtype=float)
         hpred = predictive(study, scenario, hframe, hweights, [left.output], salt=2)[:, 0]
         lo, hi = interval(hpred)
@@ -473,13 +509,25 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
         "replications_per_batch": study.replications,
         "abc": {"population": study.population, "generations": study.generations,
                 "min_epsilon": study.min_epsilon, "predictive_draws": study.predictive,
-                "library": f"pyabc {_version('pyabc')}", "workers": workers,
-                "reproducible": workers <= 1},
+                "library": f"pyabc {_version('pyabc')}", **_reproducibility(provenances)},
         "posterior": posterior, "targets": checks, "held_out": held,
         "interval_level": LEVEL, "runtime_seconds": round(time.perf_counter() - t0, 1),
     }
     write_text(out / "calibration.json", json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _reproducibility(provenances: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the record says of how its fits were drawn: the workers of every invocation that
+    drew generations (None: a database from before this was kept), the generations after
+    which a fit was resumed, and whether one uninterrupted single-worker run reproduces it."""
+    workers = [p["workers"] for p in provenances.values()]
+    known = all(w is not None for w in workers)
+    used = sorted({w for ws in workers if ws is not None for w in ws}) if known else None
+    resumed = {label: p["resumed_after"] for label, p in provenances.items()
+               if p["resumed_after"]}
+    return {"workers": used, "resumed_after": resumed,
+            "reproducible": bool(known and used == [1] and not resumed)}
 
 
 def _version(dist: str) -> str:

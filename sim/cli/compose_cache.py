@@ -276,16 +276,17 @@ class ComposeCache:
         stale = time.time_ns() - STALE_TMP_SECONDS * 1_000_000_000
         entries = []
         try:
-            for e in os.scandir(self.directory):
+            listing = list(os.scandir(self.directory))
+        except OSError:
+            return
+        for e in listing:  # another process may remove or rename any of them meanwhile
+            try:
                 if e.name.endswith(".pkl"):
                     entries.append((e.stat().st_mtime_ns, e.path))
                 elif e.name.endswith(".tmp") and e.stat().st_mtime_ns < stale:
-                    try:
-                        os.unlink(e.path)
-                    except OSError:
-                        pass
-        except OSError:
-            return
+                    os.unlink(e.path)
+            except OSError:
+                continue
         if len(entries) <= MAX_ENTRIES:
             return
         entries.sort()

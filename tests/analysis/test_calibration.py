@@ -165,19 +165,55 @@ def test_a_log_scale_parameter_is_sampled_as_its_logarithm_and_reported_as_its_v
     assert 0.01 <= record["posterior"]["detectors.audit.recognition"]["median"] <= 0.6
 
 
-def test_one_worker_reproduces_a_fit_to_the_last_digit(tmp_path):
-    """The committed fits rely on it: the same study file, fitted afresh twice with one worker,
-    gives the same particles, weights and summaries (calibration.json records the workers)."""
+def _small_study(tmp_path, generations: int = 2):
     path = tmp_path / "cal.yaml"
-    path.write_text(study_text(80.0, 0.7).replace("generations: 3", "generations: 2")
+    path.write_text(study_text(80.0, 0.7).replace("generations: 3", f"generations: {generations}")
                     .replace("population: 30", "population: 10")
                     .replace("predictive: 30", "predictive: 5").replace("held_out: p30\n", ""))
-    study = parse_study(path)
-    first = run_study(study, tmp_path / "a")
-    second = run_study(study, tmp_path / "b")
+    return path
+
+
+def test_one_worker_reproduces_a_fit_to_the_last_digit_in_another_process(tmp_path):
+    """The committed fits rely on it: the same study file, fitted afresh with one worker here
+    and in a fresh process with another hash seed, gives the same particles, weights and
+    summaries; calibration.json says so."""
+    import os
+    import subprocess
+    import sys
+
+    path = _small_study(tmp_path)
+    first = run_study(parse_study(path), tmp_path / "a")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    proc = subprocess.run([sys.executable, "-m", "sim.calibrate", str(path), "--out",
+                           str(tmp_path / "b")], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "a" / "posterior.csv").read_bytes() == \
         (tmp_path / "b" / "posterior.csv").read_bytes()
+    second = json.loads((tmp_path / "b" / "calibration.json").read_text())
     for record in (first, second):
         record.pop("runtime_seconds")
-    assert first == second
-    assert first["abc"]["workers"] == 1 and first["abc"]["reproducible"] is True
+    assert json.loads(json.dumps(first)) == second
+    assert first["abc"]["workers"] == [1] and first["abc"]["reproducible"] is True
+    # reloading the finished fit draws nothing: still the uninterrupted fit
+    assert run_study(parse_study(path), tmp_path / "a")["abc"]["reproducible"] is True
+
+
+def test_a_resumed_fit_is_repeatable_but_not_called_reproducible(tmp_path):
+    """Stopped after one generation and continued to two, a fit is not the uninterrupted one
+    (numpy's stream is reseeded at the resume): calibration.json says where it was resumed
+    and that one run does not reproduce it; the same stop and resume repeat exactly."""
+    from dataclasses import replace
+
+    path = _small_study(tmp_path)
+    study = parse_study(path)
+    posteriors = []
+    for out in ("a", "b"):
+        run_study(replace(study, generations=1), tmp_path / out)
+        record = run_study(study, tmp_path / out)
+        assert record["abc"]["resumed_after"] == {"all": [1]}
+        assert record["abc"]["reproducible"] is False
+        posteriors.append((tmp_path / out / "posterior.csv").read_bytes())
+    assert posteriors[0] == posteriors[1]
+    # and a later reload remembers the resume
+    assert run_study(study, tmp_path / "a")["abc"]["reproducible"] is False
