@@ -188,19 +188,66 @@ def test_the_answer_keys_comparisons_follow_the_numbers():
     assert sign == -1 and "in favour of fast, beyond" in text
     sign, text = lab_run.gap_text(close, slow, "close", "slow")
     assert sign == 0 and "within sampling noise" in text and "holds zero" in text
-    # Q16: "stops detecting" only when the audit catches the cautious insider less often
+    # sizes that differ cannot be paired: a reason of their own
+    sign, text = lab_run.gap_text(fast, outcome([100.0] * 99), "fast", "slow")
+    assert sign == 0 and "different numbers of replications" in text
+    # Q16: "stops detecting" only when the audit catches the cautious insider less often,
+    # beyond sampling noise (two shares of 100: 30 against 5 is, 4 against 0 is not)
     def audited(share, records):
         return labkit.Outcome("a", (), model, [
             dataclasses.replace(_result(r, 10.0, r < share), records_exfiltrated=records)
             for r in range(100)])
 
     naive, prober = audited(30, 1000), audited(0, 1000)
-    deterred_unseen = audited(20, 10)  # the cautious insider takes less and is caught less
-    deterred_seen = audited(40, 10)    # takes less, but is caught more often
+    deterred_unseen = audited(5, 10)  # the cautious insider takes less and is caught less
+    deterred_seen = audited(40, 10)   # takes less, but is caught more often
     text = lab_run._audit_vs_adaptive([naive, deterred_unseen, prober])
     assert "deters" in text and "stops detecting" in text
     text = lab_run._audit_vs_adaptive([naive, deterred_seen, prober])
     assert "deters" in text and "stops detecting" not in text
+    text = lab_run._audit_vs_adaptive([audited(4, 1000), audited(0, 10), prober])
+    assert "deters" in text and "stops detecting" not in text and "no clear difference" in text
+
+
+def _censored_pair(censored_a):
+    """100 paired replications: ``a`` detects within days but ``censored_a`` of them never
+    (censored at the horizon), ``b`` always detects, weeks later."""
+    horizon = 8766.0
+    dwell_a = [10.0 + r for r in range(100 - censored_a)] + [horizon] * censored_a
+    dwell_b = [1099.0 - r for r in range(100)]  # paired against the order of a
+    return (dwell_a, [d == horizon for d in dwell_a], dwell_b, [False] * 100)
+
+
+def test_the_bootstrap_keeps_the_resamples_whose_median_is_beyond_the_horizon():
+    """With 41 of 100 replications of ``a`` censored, a resample has half or more censored
+    (a's median beyond the horizon, the gap -inf) with chance P(Binomial(100, 0.41) >= 50)
+    = 4%: more than the 2.5% tail, so the interval is unbounded below and the gap, however
+    large, is not beyond sampling noise. (The old code dropped those resamples and printed
+    a finite interval above zero.)"""
+    import run as lab_run
+
+    gap, lo, hi = lab_run.paired_median_gap(*_censored_pair(41))
+    assert gap > 900 and lo == -math.inf and 900 < hi < 1100
+    model = labkit.model_of(["scenario=default"])
+
+    def outcome(dwell, censored):
+        return labkit.Outcome("x", (), model, [
+            _result(r, d, not c) for r, (d, c) in enumerate(zip(dwell, censored, strict=True))])
+
+    dwell_a, cens_a, dwell_b, cens_b = _censored_pair(41)
+    sign, text = lab_run.gap_text(outcome(dwell_a, cens_a), outcome(dwell_b, cens_b),
+                                  "a", "b")
+    assert sign == 0 and "within sampling noise" in text and "unbounded to" in text
+    # 20 censored: a resample reaches 50 with chance ~1e-10, the interval is finite, and it
+    # is the 2.5% and 97.5% quantiles of all the draws
+    gap, lo, hi = lab_run.paired_median_gap(*_censored_pair(20))
+    assert 0 < lo <= gap <= hi < math.inf and lo < hi
+    # the other side: b's median beyond the horizon makes the upper bound +inf
+    dwell_a, cens_a, dwell_b, cens_b = _censored_pair(41)
+    gap, lo, hi = lab_run.paired_median_gap(dwell_b, cens_b, dwell_a, cens_a)
+    assert gap < -900 and lo > -1100 and hi == math.inf
+    with pytest.raises(ValueError, match="same replications"):
+        lab_run.paired_median_gap([1.0], [False], [1.0, 2.0], [False, False])
 
 
 def test_a_bad_override_is_one_line():
@@ -246,21 +293,33 @@ def test_auditing_more_often_at_the_same_coverage_only_shortens_the_lag():
 @pytest.mark.slow
 def test_effort_per_month_decides_and_cadence_then_buys_time():
     """Q6: more lines sampled a month catch sooner; at equal lines, a daily audit catches
-    sooner once the first recognisable line comes soon (all the lines read)."""
+    sooner, by about the half-month lag it cuts, at 30.4% and at full coverage."""
     base = ["scenario=coupang_2025"]
     m10 = labkit.run([*base, "detectors.audit.coverage=0.1"], LAWS_N, seed=1)
     m30 = labkit.run([*base, "detectors.audit.coverage=0.304"], LAWS_N, seed=1)
     m100 = labkit.run([*base, "detectors.audit.coverage=1.0"], LAWS_N, seed=1)
+    d30 = labkit.run([*base, "detectors.audit.interval=1d", "detectors.audit.coverage=0.304"],
+                     LAWS_N, seed=1)
     d100 = labkit.run([*base, "detectors.audit.interval=1d", "detectors.audit.coverage=1.0"],
                       LAWS_N, seed=1)
     # At 200 replications (seeds 0 and 1) the medians are ~91-93, ~53-57, ~29-32 and ~14-16
     # days: a factor 1.6 or more apart (at seed 1, 400 replications: 91, 54, 31, 15). The
     # median of n = 400 roughly exponential dwells has a relative sd of about 1.44/sqrt(n) =
-    # 7%, so a 1.3 factor is more than 3 sd of each. (At 30.4% the daily audit's gain, -1 to
-    # 19 days at seeds 0 and 1, is within the noise: not tested.)
+    # 7%, so a 1.3 factor is more than 3 sd of each.
     assert m30.median_dwell() * 1.3 < m10.median_dwell()
     assert m100.median_dwell() * 1.3 < m30.median_dwell()
     assert d100.median_dwell() * 1.5 < m100.median_dwell()
+    # At 30.4% a daily audit cuts the lag after the first recognisable line from half a
+    # month to half a day: (30.4 - 1) / 2 = 14.7 d expected. At 200 replications the gain
+    # is -1.3 d [-14.4, 12.3] at seed 0 (an outlier) and 18.6 d [7.2, 27.4] at seed 1; over
+    # seeds 0-51 its mean is 17.8 d with sd 6.5 d between seeds, so at 400 replications
+    # sd ~ 6.5 / sqrt(2) = 4.6 d (by the median's own sd: 7% of ~54 d = 3.9 d each, at most
+    # sqrt(2) x 3.9 = 5.5 d for the difference; the shared draws shrink it). Seed 1 at 400:
+    # 12.7 d. The tolerance is the whole expected gain: "daily is sooner" fails only if the
+    # gain falls 3.2 sd below 14.7 d (3.9 below the 17.8 d seen), i.e. if cadence stopped
+    # cutting the lag.
+    gain = m30.median_dwell() - d30.median_dwell()
+    assert gain > 0, gain / 24
 
 
 @pytest.mark.slow

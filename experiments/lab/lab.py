@@ -121,9 +121,10 @@ lab.show(lab.table(cadence, ["audit_lines", "dwell", "within_30d", "caught_by", 
 # samples as many lines as the monthly 1% audit did, and a month of them as many as one
 # monthly audit at 30.4%. The last row reads all the lines every day. (a) How does the median
 # time to detection follow the lines sampled a month? (b) At the same lines a month (30.4%
-# monthly against 30.4% daily; all monthly against all daily), what does the daily cadence
-# buy, and is the difference larger than sampling noise? (c) Which is better value: all the
-# lines once a month, or 30.4% daily?
+# monthly against 30.4% daily; all monthly against all daily), what should the daily cadence
+# buy in theory (how long, on average, is the lag from a line the auditor would recognise to
+# the audit that reads it?), what does it buy in your table, and is the difference larger
+# than sampling noise? (c) Which is better value: all the lines once a month, or 30.4% daily?
 
 # %%
 coverage = [

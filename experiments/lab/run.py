@@ -81,80 +81,129 @@ def _lines(x: float) -> str:
     return f"{x:.1f}"
 
 
+def _and(items: Sequence[Any]) -> str:
+    """``1``, ``1 and 2``, ``1, 2 and 3``."""
+    words = [str(x) for x in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _median_dwell_of(dwell: np.ndarray, censored: np.ndarray) -> float:
     return math.inf if 2 * int(censored.sum()) >= dwell.size else float(np.median(dwell))
 
 
-def median_gap(a: lab.Outcome, b: lab.Outcome, draws: int = 2000,
-               seed: int = 0) -> tuple[float, float, float]:
+def paired_median_gap(dwell_a: np.ndarray, censored_a: np.ndarray, dwell_b: np.ndarray,
+                      censored_b: np.ndarray, draws: int = 2000,
+                      seed: int = 0) -> tuple[float, float, float]:
     """How much sooner ``a`` detects than ``b``: median dwell of b minus that of a (hours),
     with a 95% paired-bootstrap interval (replication r of both settings resampled together:
-    they share their random draws). NaNs if either median is infinite or the sizes differ."""
-    if a.n != b.n or math.isinf(a.median_dwell()) or math.isinf(b.median_dwell()):
-        return math.nan, math.nan, math.nan
-    da, db = a.dwell(), b.dwell()
-    ca = np.array([r.censored for r in a.results])
-    cb = np.array([r.censored for r in b.results])
+    they share their random draws). A median is infinite when half or more of its
+    replications are censored.
+
+    Every draw is kept. A resample whose median of ``a`` is beyond the horizon gives a gap of
+    -inf, one whose median of ``b`` is gives +inf, and both give NaN (counted in both tails).
+    If more than 2.5% of the draws sit in a tail, the interval is unbounded on that side
+    (``-inf`` or ``inf``); otherwise the bounds are the 2.5% and 97.5% quantiles of all the
+    draws, the infinite ones sorting to the ends. The sizes must match (paired rows)."""
+    da, ca = np.asarray(dwell_a, dtype=float), np.asarray(censored_a, dtype=bool)
+    db, cb = np.asarray(dwell_b, dtype=float), np.asarray(censored_b, dtype=bool)
+    if not da.size == ca.size == db.size == cb.size:
+        raise ValueError("a paired gap needs the same replications of both settings")
+    n = da.size
+    gap = _median_dwell_of(db, cb) - _median_dwell_of(da, ca)
     rng = np.random.default_rng(seed)
     gaps = np.empty(draws)
-    for k in range(draws):
-        i = rng.integers(0, a.n, a.n)
-        gaps[k] = _median_dwell_of(db[i], cb[i]) - _median_dwell_of(da[i], ca[i])
-    finite = gaps[np.isfinite(gaps)]
-    if finite.size < 0.95 * draws:  # too many resamples with a median beyond the horizon
-        return b.median_dwell() - a.median_dwell(), math.nan, math.nan
-    lo, hi = np.percentile(finite, [2.5, 97.5])
-    return b.median_dwell() - a.median_dwell(), float(lo), float(hi)
+    with np.errstate(invalid="ignore"):  # inf - inf: both medians beyond the horizon
+        for k in range(draws):
+            i = rng.integers(0, n, n)
+            gaps[k] = _median_dwell_of(db[i], cb[i]) - _median_dwell_of(da[i], ca[i])
+    undefined = np.isnan(gaps)
+    low_tail = int((gaps == -math.inf).sum() + undefined.sum())
+    high_tail = int((gaps == math.inf).sum() + undefined.sum())
+    lo = (-math.inf if low_tail > 0.025 * draws else
+          float(np.quantile(np.where(undefined, -math.inf, gaps), 0.025,
+                            method="inverted_cdf")))
+    hi = (math.inf if high_tail > 0.025 * draws else
+          float(np.quantile(np.where(undefined, math.inf, gaps), 0.975,
+                            method="inverted_cdf")))
+    return gap, lo, hi
+
+
+def median_gap(a: lab.Outcome, b: lab.Outcome, draws: int = 2000,
+               seed: int = 0) -> tuple[float, float, float]:
+    """:func:`paired_median_gap` of two settings' replications (the same count of each)."""
+    return paired_median_gap(a.dwell(), np.array([r.censored for r in a.results]),
+                             b.dwell(), np.array([r.censored for r in b.results]),
+                             draws, seed)
 
 
 def gap_text(a: lab.Outcome, b: lab.Outcome, a_name: str, b_name: str) -> tuple[int, str]:
     """Which of two settings detects sooner, by how much, and whether that is more than
-    sampling noise: (+1 if ``a`` is sooner beyond noise, -1 if ``b`` is, 0 if within noise;
-    the text)."""
+    sampling noise: (+1 if ``a`` is sooner beyond noise, -1 if ``b`` is, 0 if within noise
+    or not measurable; the text, a clause without parentheses)."""
+    if a.n != b.n:
+        return 0, (f"no paired gap to measure, as {a_name} and {b_name} have different "
+                   f"numbers of replications ({a.n} and {b.n})")
+    if math.isinf(a.median_dwell()) or math.isinf(b.median_dwell()):
+        return 0, "no gap to measure, as a median is beyond the horizon"
     gap, lo, hi = median_gap(a, b)
-    if math.isnan(gap):
-        return 0, "(a median beyond the horizon: no gap to measure)"
     if gap == 0:
         return 0, f"the same median for {a_name} and {b_name}"
     a_first = gap > 0
     first = a_name if a_first else b_name
     if not a_first:
         gap, lo, hi = -gap, -hi, -lo
-    if math.isnan(lo):
-        return 0, (f"a gap of {format_hours(gap)} in favour of {first}, which too many "
-                   f"undetected replications leave unbounded")
     beyond = lo > 0
-    in_days = max(abs(lo), abs(hi)) >= 48.0  # gap and interval in one unit
+    finite = [abs(x) for x in (gap, lo, hi) if math.isfinite(x)]
+    in_days = max(finite) >= 48.0  # gap and interval in one unit
 
     def unit(hours: float) -> str:
         return f"{hours / 24:.1f} d" if in_days else format_hours(hours)
 
     def signed(hours: float) -> str:
+        if math.isinf(hours):
+            return "unbounded"
         return ("-" if hours < 0 else "") + unit(abs(hours))
 
+    unbounded = ("" if math.isfinite(lo) and math.isfinite(hi) else
+                 " (more than 2.5% of the resamples have a median beyond the horizon)")
     sign = (1 if a_first else -1) if beyond else 0
     return sign, (f"a gap of {unit(gap)} in favour of {first}, "
                   + (f"beyond sampling noise: the 95% bootstrap interval of the gap is "
-                     f"{signed(lo)} to {signed(hi)}" if beyond else
+                     f"{signed(lo)} to {signed(hi)}{unbounded}" if beyond else
                      f"within sampling noise: the 95% bootstrap interval of the gap, "
-                     f"{signed(lo)} to {signed(hi)}, holds zero"))
+                     f"{signed(lo)} to {signed(hi)}{unbounded}, holds zero"))
+
+
+def differ_beyond_noise(x: float, y: float, n: int) -> bool:
+    """Whether two shares of ``n`` replications each differ beyond sampling noise: a
+    two-proportion test at 95% (pooled share, as if independent), with the continuity
+    correction 1/n that keeps it honest for the few catches of a rare event."""
+    mid = (x + y) / 2
+    return abs(x - y) - 1 / n > 1.96 * math.sqrt(2 * mid * (1 - mid) / n)
 
 
 def _audit_vs_adaptive(adaptive: Sequence[lab.Outcome]) -> str:
     """Q16's reading of the audit against the naive, cautious and probing insiders."""
-    P, R = lab.pct, lab.records_text  # noqa: N806
+    R = lab.records_text  # noqa: N806
     naive, wary, prober = adaptive
     an, ac, ap = (o.caught_by().get("audit", 0.0) for o in adaptive)
-    text = (f"The audit catches the naive insider in {P(an)} of replications, the prober in "
-            f"{P(ap)} and the cautious one in {P(ac)}")
-    if ac < an:
-        text += ": each audit the cautious insider sees empties the next month's log"
+    n = naive.n
+    less = ac < an and differ_beyond_noise(an, ac, n)
+    kn, kc = round(an * n), round(ac * n)
+    text = (f"The audit catches the naive insider in {_pct1(an)} of replications ({kn} of "
+            f"{n}), the prober in {_pct1(ap)} and the cautious one in {_pct1(ac)} ({kc})")
+    if less:
+        text += (": the cautious insider fewer times, beyond sampling noise (two-proportion "
+                 "test, 95%), as each audit it sees empties the next month's log")
+    else:
+        text += (f"; {kn} against {kc} is no clear difference between the naive and the "
+                 f"cautious insider (within sampling noise: two-proportion test, 95%)")
     text += "."
     if wary.median_records() < naive.median_records():
         text += (f" A visible audit deters (the cautious insider takes "
                  f"{R(wary.median_records())} against {R(naive.median_records())})")
-        text += (" but stops detecting - the two faces of making audits visible."
-                 if ac < an else ".")
+        text += (" but stops detecting - the two faces of making audits visible." if less else
+                 f"; whether it also detects less is not clear at {n} replications.")
         if an < 0.1:
             rec = _det(naive.model, "PeriodicAudit").params.recognition
             text += (f" At recognition {rec:g} the audit seldom catches even the naive "
@@ -222,7 +271,7 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"±{100 * 1.96 * math.sqrt(0.25 / n):.0f} percentage points (95%, worst case), and "
       f"a median by about ±{100 * 1.96 / math.log(2) / math.sqrt(n):.0f}% where the times "
       f"spread like an exponential's (the audits' days to months; far less for the "
-      f"monitor's minutes). Q6 and Q19 give bootstrap intervals for the gaps they read.")
+      f"monitor's minutes). Q5, Q6 and Q19 give bootstrap intervals for the gaps they read.")
     if quick:
         w("")
         w("**Smoke-sized run (--quick): the numbers below are not the instructor's key.**")
@@ -299,8 +348,9 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     share = sum(audit_shares) / len(audit_shares)
     spread = max(audit_shares) - min(audit_shares)
     noise = 1.96 * math.sqrt(2 * share * (1 - share) / n)  # 95%, difference of two shares
+    _, t_cad = gap_text(daily, monthly, "daily audits", "monthly ones")
     w(f"**Q5.** Daily audits: median time to detection {dwell(daily)} against {dwell(monthly)} "
-      f"monthly, records {R(daily.median_records())} against "
+      f"monthly ({t_cad}), records {R(daily.median_records())} against "
       f"{R(monthly.median_records())}; the audit ends " + ", ".join(
           f"{_pct1(o.caught_by().get('audit', 0.0))} at `{o.label}`" for o in cadence)
       + " of the breaches ("
@@ -372,18 +422,36 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     else:
         buy = ("so neither is clearly sooner; the daily audit reads fewer lines, the "
                "monthly review reads them on fewer days")
-    if s100 > 0 and s30 <= 0:
-        lesson = (f"cadence only cuts the lag after the line that gives the insider away, so "
-                  f"it pays once that line comes soon: at full coverage (the first line an "
-                  f"audit would recognise comes after {first_line_wait(c100)} on average) "
-                  f"daily audits catch clearly sooner; at 30.4% (after "
-                  f"{first_line_wait(c30)}) the lag is a small part of the wait")
-    elif s100 > 0 and s30 > 0:
-        lesson = ("cadence cuts the lag after the line that gives the insider away, and pays "
-                  "at both 30.4% and full coverage here")
-    else:
-        lesson = ("cadence only cuts the lag after the line that gives the insider away; "
-                  "here that gain is not clear at either coverage")
+    # The theory's saving from cadence: the audit that reads the first recognisable line
+    # comes half an interval after it on average, whatever the coverage.
+    i_month = _det(c30.model, "PeriodicAudit").params.interval
+    i_day = _det(d30.model, "PeriodicAudit").params.interval
+    saving = (i_month - i_day) / 2
+
+    def cadence_reading(daily_o: lab.Outcome, monthly_o: lab.Outcome, sign: int) -> str:
+        """What one measured gap says about the expected saving, without a lesson from one
+        seed: beyond noise or not, and whether its interval holds the expected saving."""
+        if math.isinf(daily_o.median_dwell()) or math.isinf(monthly_o.median_dwell()):
+            return "no measured gap to compare with the expected saving"
+        _, lo, hi = median_gap(daily_o, monthly_o)
+        e = f"{saving / 24:.1f} d"
+        miss = ("one 95% interval in twenty misses the truth, so compare a few seeds "
+                "before reading anything into it")
+        if sign > 0:
+            if lo <= saving <= hi:
+                return f"daily audits are sooner, as the lag predicts: the interval holds {e}"
+            return (f"daily audits are sooner, but by "
+                    f"{'more' if lo > saving else 'less'} than the expected {e}, which lies "
+                    f"outside the interval: {miss}")
+        if sign < 0:
+            return (f"monthly audits are sooner at this seed, against the expected saving of "
+                    f"{e}: {miss}")
+        if lo <= saving <= hi:
+            return (f"not distinguishable at this seed ({n} replications): the interval "
+                    f"holds both zero and the expected {e}")
+        return (f"not distinguishable at this seed ({n} replications), and short of the "
+                f"expected {e}, which lies above the interval: {miss}")
+
     w("**Q6.** (a) Monthly, the median time to detection "
       + ("falls" if falls else "does not simply fall") + " as the lines sampled a month "
       f"rise: coverage 1%: {line(coverage[0])}; 10%: {line(c10)}; 30.4%: {line(c30)}; "
@@ -394,15 +462,24 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
       f"{first_line_wait(c10)} at 10%, {first_line_wait(c30)} at 30.4%, "
       f"{first_line_wait(c100)} at full coverage. After it comes the lag until the audit "
       f"that reads it: half an interval on average (half a month monthly, half a day daily). "
-      f"(b) At the same lines a month (30.4%), daily audits give {dwell(d30)} against "
-      f"{dwell(c30)} monthly: {t30}; records {R(d30.median_records())} against "
-      f"{R(c30.median_records())}; {within30(d30, c30)}. Reading all the lines, daily "
-      f"audits give {dwell(d100)} against {dwell(c100)} monthly: {t100}; "
-      f"{within30(d100, c100)}. (c) Daily audits of 30.4% sample {_lines(sampled(d30))} "
+      f"(b) Theory: at the same lines a month, daily instead of monthly audits change only "
+      f"that lag, so they should save about ({i_month / 24:.1f} d - {i_day / 24:g} d)/2 = "
+      f"{saving / 24:.1f} d whatever the coverage. Measured at 30.4%: daily audits give "
+      f"{dwell(d30)} against {dwell(c30)} monthly, {t30}; {cadence_reading(d30, c30, s30)}. "
+      f"Records {R(d30.median_records())} against {R(c30.median_records())}; "
+      f"{within30(d30, c30)}. Reading all the lines: daily audits give {dwell(d100)} against "
+      f"{dwell(c100)} monthly, {t100}; {cadence_reading(d100, c100, s100)}; "
+      f"{within30(d100, c100)}. With {n} replications a gap is uncertain by about half its "
+      f"interval's width: read the intervals, not the point values, and run a few seeds "
+      f"(LAB_SEED) to see the saving. "
+      f"(c) Daily audits of 30.4% sample {_lines(sampled(d30))} "
       f"insider lines a month, {sampled(d30) / sampled(c100):.0%} of the monthly full "
       f"review's ({_lines(sampled(c100))}): {dwell(d30)} against {dwell(c100)}, {tc}; {buy}. "
-      f"Effort (lines sampled a month) decides "
-      f"whether and how soon an audit can catch; {lesson}.")
+      f"Effort (lines sampled a month) decides whether and how soon an audit can catch; "
+      f"cadence cuts the lag after the line that gives the insider away, about half an "
+      f"interval ({saving / 24:.1f} d from monthly to daily) at any coverage: a large part "
+      f"of the wait when that line comes soon ({first_line_wait(c100)} at full coverage), a "
+      f"smaller one when it comes late ({first_line_wait(c30)} at 30.4%).")
     w("")
     w(lab.table(rotation, ["dwell", "records", "caught_by", "ended"]).markdown())
     w("")
@@ -513,11 +590,12 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
     day5 = lab.benign_alerts_per_day(monitored.model)
     fewer = analysts[:analysts.index(enough)]
     day_late = [o for o in fewer if o.median_dwell() - best_a.median_dwell() >= 20.0]
+    late_teams = [int(o.model.triage.analysts) for o in day_late]
     w(f"**Q13.** At threshold 4.0 the median time to detection is within 10% of the best "
       f"({dwell(best_a)} at `{best_a.label}`) from `{enough.label}` on; with fewer analysts "
       f"the insider is found later (" + ", ".join(f"`{o.label}` {dwell(o)}" for o in fewer)
-      + ")" + (f", a day or so later with {int(day_late[-1].model.triage.analysts)} analysts "
-               f"or fewer" if day_late else "")
+      + ")" + (f", a day or so later (20 h or more) with {_and(late_teams)} "
+               f"analyst{'s' if late_teams != [1] else ''}" if day_late else "")
       + f". Load: {day4:,.0f} benign alerts a day is {day4 / 24:.1f} an hour; at "
         f"{H(tt)} each that keeps {day4 / 24 * tt:.1f} analysts busy on average. But the "
         f"customers' traffic peaks in the evening at {peak4:.1f} alerts an hour, "
@@ -647,7 +725,7 @@ def answer_key(ns: dict[str, Any], *, seed: int, quick: bool) -> str:
          f"comfort: three insiders empty the store faster, and outside discovery grows with "
          f"the records taken. " if s_staff > 0 else
          f"The staff crew is detected after a median {dwell(rev_staff)} against "
-         f"{dwell(base_l)} for the lone insider ({t_staff}). ")
+         f"{dwell(base_l)} for the lone insider: {t_staff}. ")
       + "A revoked key is also a clue nobody follows up here: "
       "investigating why a leaver still held one is a control this lab does not model.")
     w("")
