@@ -195,3 +195,62 @@ def test_explorer_tour_quick_run_times_two_arms_and_takes_the_screenshot(tmp_pat
     assert timings["replications_per_arm"] == 40 and len(timings["run_to_arm_shown_s"]) == 2
     assert all(t > 0 for t in timings["run_to_arm_shown_s"])
     assert (tmp_path / "explorer.png").stat().st_size > 50_000  # a page, not a blank
+
+
+def test_headline_uncertainty_quick_run_pairs_the_arms_and_writes_every_file(tmp_path):
+    proc = run_quick("headline_uncertainty", tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    rows = list(csv.DictReader((tmp_path / "draws.csv").open()))
+    arms = ("baseline", "audit_weekly", "audit_daily", "key_rotation", "monitoring_5")
+    draws = sorted({r["draw"] for r in rows})
+    assert len(draws) == 6 + 1 and len(rows) == len(draws) * len(arms)  # QUICK_DRAWS + preset
+    assert not (tmp_path / "draws.csv.partial").exists()
+    # within a draw every arm ran at the same parameter values (paired)
+    keys = ("insider.records_per_session", "detectors.external.mean_time_per_million",
+            "detectors.audit.recognition")
+    for d in draws:
+        assert len({tuple(r[k] for k in keys) for r in rows if r["draw"] == d}) == 1, d
+    # the preset row is the preset
+    preset = next(r for r in rows if r["draw"] == "preset")
+    assert (float(preset[keys[0]]), float(preset[keys[2]])) == (115000.0, 0.017)
+    # what survives any draw even at 30 replications: monitoring within hours, the baseline
+    # months (its slowest arm-mate, key rotation, aside)
+    for r in rows:
+        days = float(r["median_dwell_days"])
+        if r["arm"] == "monitoring_5":
+            assert days < 1.0, r
+        if r["arm"] == "baseline":
+            assert days > 30.0, r
+    summary = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert {(s["arm"], s["output"]) for s in summary} >= {(a, "dwell_ratio_to_baseline")
+                                                         for a in arms}
+    assert (tmp_path / "uncertainty.png").stat().st_size > 30_000
+    # --replot redraws from draws.csv and simulates nothing
+    before = (tmp_path / "summary.csv").read_bytes()
+    replot = subprocess.run([sys.executable, str(ROOT / "experiments/headline_uncertainty/run.py"),
+                             "--replot", "--quick", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert replot.returncode == 0, replot.stderr
+    assert (tmp_path / "summary.csv").read_bytes() == before
+
+
+def test_committed_headline_uncertainty_supports_its_readme():
+    """The README's reading of the committed draws: monitoring within the hour and the
+    baseline months in every draw; weekly audits always a little sooner and key rotation
+    always later than the baseline of the same draw; the daily audit's dwell spread over a
+    factor of five and more, following recognition."""
+    rows = [r for r in csv.DictReader(
+        (ROOT / "experiments/headline_uncertainty/results/draws.csv").open())
+        if r["draw"] != "preset"]
+    dwell = {(r["draw"], r["arm"]): float(r["median_dwell_days"]) for r in rows}
+    draws = {r["draw"] for r in rows}
+    assert len(draws) == 100
+    for d in draws:
+        assert dwell[(d, "monitoring_5")] < 1 / 24, d
+        assert dwell[(d, "baseline")] > 60, d
+        assert dwell[(d, "audit_weekly")] < dwell[(d, "baseline")], d
+        assert dwell[(d, "key_rotation")] > dwell[(d, "baseline")], d
+    daily = sorted(dwell[(d, "audit_daily")] for d in draws)
+    assert daily[94] / daily[5] > 5  # the 90% range over 100 draws
+    readme = (ROOT / "experiments/headline_uncertainty/README.md").read_text()
+    assert "One reading is not robust: the daily audit" in readme
