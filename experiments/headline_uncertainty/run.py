@@ -85,8 +85,14 @@ def build_scenarios(replications: int) -> dict[str, Any]:
 
 def draw_parameters(n: int) -> tuple[list[str], list[dict[str, float]]]:
     """``n`` parameter sets drawn by weight from the committed posterior (seed ``SEED``)."""
-    with POSTERIOR.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with POSTERIOR.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise SimError(f"{POSTERIOR}: cannot read the posterior ({exc.strerror}); run "
+                       f"experiments/calibration/run.py first") from None
+    if not rows or "weight" not in rows[0]:
+        raise SimError(f"{POSTERIOR}: not a posterior (a CSV of parameters and 'weight')")
     keys = [k for k in rows[0] if k != "weight"]
     weights = np.array([float(r["weight"]) for r in rows])
     rng = np.random.default_rng([SEED, 1])
