@@ -13,7 +13,7 @@ draw has its own seed, so the spread over draws is the posterior predictive spre
 of that size: the parameters' uncertainty plus the batch's sampling noise. Row ``preset`` is the
 preset itself (the rounded medians) on the seed of draw 0.
 
-    python experiments/headline_uncertainty/run.py            # DRAWS x ARMS batches (~3 min)
+    python experiments/headline_uncertainty/run.py            # DRAWS x ARMS batches (~1 min)
     python experiments/headline_uncertainty/run.py --quick    # QUICK_DRAWS x QUICK_REPLICATIONS
 
 Writes into ``results/`` (``--quick``: a scratch directory unless ``--out`` is given; a quick
@@ -91,13 +91,23 @@ def draw_parameters(n: int) -> tuple[list[str], list[dict[str, float]]]:
     except OSError as exc:
         raise SimError(f"{POSTERIOR}: cannot read the posterior ({exc.strerror}); run "
                        f"experiments/calibration/run.py first") from None
-    if not rows or "weight" not in rows[0]:
-        raise SimError(f"{POSTERIOR}: not a posterior (a CSV of parameters and 'weight')")
-    keys = [k for k in rows[0] if k != "weight"]
-    weights = np.array([float(r["weight"]) for r in rows])
+    from sim.analysis.calibration import parse_study
+
+    expected = [p.key for p in parse_study(CALIBRATION).parameters]
+    if not rows or sorted(rows[0]) != sorted([*expected, "weight"]):
+        raise SimError(f"{POSTERIOR}: not the posterior of {CALIBRATION.name}: its columns must "
+                       f"be {', '.join(expected)} and weight")
+    try:
+        values = np.array([[float(r[k]) for k in (*expected, "weight")] for r in rows])
+    except (TypeError, ValueError):
+        raise SimError(f"{POSTERIOR}: a value that is not a number") from None
+    weights = values[:, -1]
+    if not (np.all(np.isfinite(values)) and np.all(weights >= 0) and weights.sum() > 0):
+        raise SimError(f"{POSTERIOR}: values must be finite and weights >= 0, not all 0")
     rng = np.random.default_rng([SEED, 1])
     idx = rng.choice(len(rows), size=n, p=weights / weights.sum())
-    return keys, [{k: float(rows[j][k]) for k in keys} for j in idx]
+    return expected, [dict(zip(expected, map(float, values[j, :-1]), strict=True))
+                      for j in idx]
 
 
 def draw_seed(draw: int) -> int:
@@ -112,9 +122,9 @@ def _init(replications: int) -> None:
     _SCENARIOS.update(build_scenarios(replications))
 
 
-def _measure(task: tuple[str, str, dict[str, float], int]) -> tuple[str, str, list[float]]:
+def _measure(task: tuple[str, str, dict[str, float], int]) -> tuple[str, str, int, list[float]]:
     draw, arm, values, seed = task
-    return draw, arm, _SCENARIOS[arm].measure(values, OUTPUTS, seed=seed)
+    return draw, arm, seed, _SCENARIOS[arm].measure(values, OUTPUTS, seed=seed)
 
 
 def run(out: Path, draws: int, replications: int, workers: int) -> list[dict[str, Any]]:
@@ -130,7 +140,7 @@ def run(out: Path, draws: int, replications: int, workers: int) -> list[dict[str
               for arm in ARMS]
     values_of = {"preset": preset, **{str(i): v for i, v in enumerate(sets)}}
     partial = out / "draws.csv.partial"
-    columns = ["draw", "arm", "replications", *keys, *OUTPUTS]
+    columns = ["draw", "arm", "replications", "seed", *keys, *OUTPUTS]
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with partial.open("w", newline="") as f, \
@@ -138,8 +148,9 @@ def run(out: Path, draws: int, replications: int, workers: int) -> list[dict[str
                                 initargs=(replications,)) as pool:
         writer = csv.DictWriter(f, columns, lineterminator="\n")
         writer.writeheader()
-        for k, (draw, arm, ys) in enumerate(pool.map(_measure, tasks, chunksize=2), start=1):
-            row = {"draw": draw, "arm": arm, "replications": replications,
+        for k, (draw, arm, seed, ys) in enumerate(pool.map(_measure, tasks, chunksize=2),
+                                                  start=1):
+            row = {"draw": draw, "arm": arm, "replications": replications, "seed": seed,
                    **values_of[draw], **dict(zip(OUTPUTS, ys, strict=True))}
             rows.append(row)
             writer.writerow(row)
@@ -258,7 +269,8 @@ def figure(rows: list[dict[str, Any]], path: Path) -> None:
             ax.scatter(finite, y + rng.uniform(-0.18, 0.18, finite.size), s=9, alpha=0.45,
                        color="tab:blue", linewidths=0)
             if finite.size:
-                lo, hi = np.quantile(finite, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+                lo, hi = np.quantile(finite, [(1 - LEVEL) / 2, (1 + LEVEL) / 2],
+                                     method="inverted_cdf")
                 ax.plot([lo, hi], [y, y], color="black", lw=2)
             if math.isfinite(preset) and preset > 0:
                 ax.scatter([preset], [y], marker="D", s=40, color="tab:red", zorder=3)
@@ -296,40 +308,58 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         parser.error(f"--workers must be >= 1, got {args.workers}")
     draws, reps = (QUICK_DRAWS, QUICK_REPLICATIONS) if args.quick else (DRAWS, REPLICATIONS)
-    out = args.out or (Path(tempfile.mkdtemp(prefix=f"{NAME}-")) if args.quick
-                       else HERE / "results")
+    if args.replot:
+        out = args.out or HERE / "results"
+    else:
+        out = args.out or (Path(tempfile.mkdtemp(prefix=f"{NAME}-")) if args.quick
+                           else HERE / "results")
     out.mkdir(parents=True, exist_ok=True)
     from sim.core.atomic import write_text
     from sim.outputs.report import write_csv
 
     t0 = time.perf_counter()
+    partial, staged = out / "draws.csv.partial", out / "draws.csv.staged"
     if args.replot:
         path = out / "draws.csv"
-        if not path.exists():
-            print(f"error: --replot: no {path} (run the study first)", file=sys.stderr)
+        try:
+            with path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            draws = len({r["draw"] for r in rows}) - 1
+            reps = int(rows[0].get("replications") or reps)
+            summary = summarise(rows)
+        except OSError as exc:
+            print(f"error: --replot: cannot read {path} ({exc.strerror}); run the study "
+                  f"first", file=sys.stderr)
             return 2
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        draws = len({r["draw"] for r in rows}) - 1
-        reps = int(rows[0].get("replications") or reps)
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            print(f"error: --replot: {path} is not this study's draws.csv ({exc!r})",
+                  file=sys.stderr)
+            return 2
     else:
         try:
             rows = run(out, draws, reps, args.workers)
         except SimError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-    if not args.replot:
+        except KeyboardInterrupt:
+            print(f"error: interrupted; the finished batches are in {partial} (the final "
+                  f"files are as they were)", file=sys.stderr)
+            return 130
         rows.sort(key=lambda r: (r["draw"] != "preset",
                                  int(r["draw"]) if r["draw"] != "preset" else 0,
                                  ARMS.index(r["arm"])))
-        write_csv(rows, out / "draws.csv")
-        with (out / "draws.csv").open(newline="") as f:  # summarise what the file holds, so
-            rows = list(csv.DictReader(f))               # that --replot gives the same bytes
-    summary = summarise(rows)
+        write_csv(rows, staged)
+        with staged.open(newline="") as f:  # summarise what the file holds, so that
+            rows = list(csv.DictReader(f))   # --replot gives the same bytes
+        summary = summarise(rows)
+    # the summaries and the figure first, draws.csv last, and only then is the partial file
+    # removed: while it is there, the set is not complete
     write_csv(summary, out / "summary.csv")
     write_text(out / "summary.md", table(summary, draws, reps))
     figure(rows, out / "uncertainty.png")
-    (out / "draws.csv.partial").unlink(missing_ok=True)
+    if not args.replot:
+        staged.replace(out / "draws.csv")
+        partial.unlink(missing_ok=True)
     print(table(summary, draws, reps))
     print(f"wrote draws.csv, summary.csv, summary.md, uncertainty.png in {out} "
           f"({time.perf_counter() - t0:.0f} s)")

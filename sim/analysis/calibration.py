@@ -344,7 +344,9 @@ def fit(study: CalibrationStudy, scenario: Scenario, targets: Sequence[Target], 
                               minimum_epsilon=study.min_epsilon)
     finally:
         np.random.set_state(saved)  # noqa: NPY002
-    frame, weights = history.get_distribution()
+    # the file's generations (or --generations): a database holding a longer fit gives its
+    # generation at that point, which is what a fit of that length draws
+    frame, weights = history.get_distribution(t=min(history.max_t, study.generations - 1))
     return frame, weights, {"workers": info.get("workers"),
                             "resumed_after": list(info.get("resumed_after", []))}
 
