@@ -6,8 +6,8 @@ into ``results/``: fitted on Mandiant's insider-like median, the share found int
 Ponemon's time to contain, then without IBM's time to identify and contain, which is then
 predicted; Mandiant's all-intrusion medians (internal, external) are shown as checks.
 
-    nice python experiments/industry_calibration/run.py --fresh    # full fit (~17 min, reproducible)
-    python experiments/industry_calibration/run.py --quick         # smoke-sized, into scratch/
+    nice python experiments/industry_calibration/run.py --fresh   # full fit (~17 min; reproducible)
+    python experiments/industry_calibration/run.py --quick        # smoke-sized, into scratch/
 
 Writes ``posterior.csv``, ``pairs.png``, ``predictive.png``, ``held_out.png``,
 ``calibration.json`` and pyabc's ``calibration.db`` (the same command continues a stopped fit;
