@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.analysis.calibration import _preset
+from sim.analysis.calibration import preset_value
 from tests.conftest import committed_results
 from tests.test_configs import compose_plain
 
@@ -174,7 +174,7 @@ def test_committed_calibration_reports_its_held_out_check_and_the_preset_is_its_
     # file gives (115000: 3, 13.9y: 3, 0.017: 2), so a preset one rounding step stale fails
     cfg = compose_plain(["scenario=coupang_2025"])
     for key, post in record["posterior"].items():
-        preset = _preset(cfg, key)
+        preset = preset_value(cfg, key)
         div = post["display"][0]
         written = f"{preset / div:.10g}"
         digits = len(written.replace(".", "").replace("-", "").strip("0"))

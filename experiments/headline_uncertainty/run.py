@@ -129,12 +129,12 @@ def _measure(task: tuple[str, str, dict[str, float], int]) -> tuple[str, str, in
 
 def run(out: Path, draws: int, replications: int, workers: int) -> list[dict[str, Any]]:
     """Every batch; rows appended to ``draws.csv.partial`` as they finish. Returns the rows."""
-    from sim.analysis.calibration import _preset
+    from sim.analysis.calibration import preset_value
     from sim.analysis.study import compose_scenario
 
     keys, sets = draw_parameters(draws)
     base = compose_scenario("coupang_2025")
-    preset = {k: float(_preset(base, k)) for k in keys}
+    preset = {k: float(preset_value(base, k)) for k in keys}
     tasks = [("preset", arm, preset, draw_seed(0)) for arm in ARMS]
     tasks += [(str(i), arm, values, draw_seed(i)) for i, values in enumerate(sets)
               for arm in ARMS]

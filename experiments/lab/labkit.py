@@ -65,6 +65,17 @@ def model_of(overrides: Sequence[str]) -> Model:
 # ------------------------------------------------------------------------------------ outcomes
 
 
+def median_dwell_hours(dwell: np.ndarray, censored: np.ndarray) -> float:
+    """Median of ``dwell`` (hours); ``inf`` if half or more of ``censored`` are true.
+
+    Undetected replications are censored at the horizon, the largest time there is, so while
+    fewer than half are censored the plain median is the Kaplan-Meier median.
+    """
+    if 2 * int(np.sum(censored)) >= len(dwell):
+        return math.inf
+    return float(np.median(dwell))
+
+
 @dataclass
 class Outcome:
     """The replications of one setting and the statistics the lab reports."""
@@ -87,14 +98,9 @@ class Outcome:
         return np.array([r.dwell_hours for r in self.results], dtype=float)
 
     def median_dwell(self) -> float:
-        """Median hours to detection; ``inf`` if half or more were never detected.
-
-        Undetected replications are censored at the horizon, the largest time there is, so
-        while fewer than half are censored the plain median is the Kaplan-Meier median.
-        """
-        if 2 * sum(r.censored for r in self.results) >= self.n:
-            return math.inf
-        return float(np.median(self.dwell()))
+        """Median hours to detection; ``inf`` if half or more were never detected
+        (:func:`median_dwell_hours`)."""
+        return median_dwell_hours(self.dwell(), np.array([r.censored for r in self.results]))
 
     def share_within(self, hours: float) -> float:
         """Share of replications detected within ``hours`` of the first access."""

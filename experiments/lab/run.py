@@ -87,10 +87,6 @@ def _and(items: Sequence[Any]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _median_dwell_of(dwell: np.ndarray, censored: np.ndarray) -> float:
-    return math.inf if 2 * int(censored.sum()) >= dwell.size else float(np.median(dwell))
-
-
 def paired_median_gap(dwell_a: np.ndarray, censored_a: np.ndarray, dwell_b: np.ndarray,
                       censored_b: np.ndarray, draws: int = 2000,
                       seed: int = 0) -> tuple[float, float, float]:
@@ -109,13 +105,13 @@ def paired_median_gap(dwell_a: np.ndarray, censored_a: np.ndarray, dwell_b: np.n
     if not da.size == ca.size == db.size == cb.size:
         raise ValueError("a paired gap needs the same replications of both settings")
     n = da.size
-    gap = _median_dwell_of(db, cb) - _median_dwell_of(da, ca)
+    gap = lab.median_dwell_hours(db, cb) - lab.median_dwell_hours(da, ca)
     rng = np.random.default_rng(seed)
     gaps = np.empty(draws)
     with np.errstate(invalid="ignore"):  # inf - inf: both medians beyond the horizon
         for k in range(draws):
             i = rng.integers(0, n, n)
-            gaps[k] = _median_dwell_of(db[i], cb[i]) - _median_dwell_of(da[i], ca[i])
+            gaps[k] = lab.median_dwell_hours(db[i], cb[i]) - lab.median_dwell_hours(da[i], ca[i])
     undefined = np.isnan(gaps)
     low_tail = int((gaps == -math.inf).sum() + undefined.sum())
     high_tail = int((gaps == math.inf).sum() + undefined.sum())

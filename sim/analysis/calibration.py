@@ -472,7 +472,7 @@ def run_study(study: CalibrationStudy, out: Path, workers: int = 1,
         lo, med, hi = weighted_quantile(x, weights, [(1 - LEVEL) / 2, 0.5, (1 + LEVEL) / 2])
         posterior[p.key] = {"median": med, f"ci{int(LEVEL * 100)}": [lo, hi],
                             "prior": [p.lo, p.hi], "scale": p.scale,
-                            "preset": _preset(preset, p.key),
+                            "preset": preset_value(preset, p.key),
                             "display": list(p.display()), "why": p.why}
     outputs = [t.output for t in study.targets]
     pred = predictive(study, scenario, frame, weights, outputs, salt=1)
@@ -538,7 +538,9 @@ def _version(dist: str) -> str:
     return version(dist)
 
 
-def _preset(cfg: Mapping[str, Any], key: str) -> float | None:
+def preset_value(cfg: Mapping[str, Any], key: str) -> float | None:
+    """The number at dotted ``key`` of a composed config (durations in hours); None when the
+    key is missing or not a number."""
     from sim.core.timeunits import parse_duration
 
     node: Any = cfg
@@ -578,7 +580,7 @@ def plot_pairs(study: CalibrationStudy, frame: Any, weights: np.ndarray,
         return p.lo / p.display()[0], p.hi / p.display()[0]
 
     def mark(p: Parameter) -> float | None:
-        v = _preset(preset, p.key)
+        v = preset_value(preset, p.key)
         return None if v is None else v / p.display()[0]
 
     for i, pi in enumerate(study.parameters):
