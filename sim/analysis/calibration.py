@@ -208,7 +208,8 @@ def parse_study(path: str | Path) -> CalibrationStudy:
         abc = section(data, "abc", ABC_KEYS)
         min_eps = abc.get("min_epsilon", 0.0)
         if isinstance(min_eps, bool) or not isinstance(min_eps, (int, float)) or min_eps < 0:
-            raise ConfigError("abc.min_epsilon", f"must be a number >= 0, got {min_eps!r}")
+            raise ConfigError("abc.min_epsilon", f"must be a number >= 0, got {min_eps!r}"
+                                                 f"{_yaml_number_hint(min_eps)}")
         return CalibrationStudy(
             **common, targets=tuple(targets), held_out=held,
             population=positive_int(abc, "abc.population", 60, 5, 10**5),
@@ -327,21 +328,28 @@ def fit(study: CalibrationStudy, scenario: Scenario, targets: Sequence[Target], 
                                     "resumed_after": []}
             history = abc.new(url, observed, meta_info=info)
             run_id, done = history.id, 0
+            target = study.generations
         else:
             run_id, info = found
             history = abc.load(url, run_id, observed)
             done = history.max_t + 1
             print(f"{label}: continuing the fit in {db} after generation {done}",
                   file=sys.stderr)
-            if done < study.generations:
+            # a fit that reached min_epsilon before its generations is finished: drawing on
+            # would add a generation at every re-run
+            target = done if info.get("stopped_at") == done else study.generations
+            if done < target:
                 np.random.seed([study.seed % 2**32, done])  # noqa: NPY002
                 info = {**info, "resumed_after": [*info.get("resumed_after", []), done]}
                 if "workers" in info:
                     info["workers"] = sorted({*info["workers"], workers})
                 _save_meta(db, run_id, info)
-        if done < study.generations:
-            history = abc.run(max_nr_populations=study.generations - done,
+        if done < target:
+            history = abc.run(max_nr_populations=target - done,
                               minimum_epsilon=study.min_epsilon)
+            if history.max_t + 1 < target:  # stopped at min_epsilon
+                info = {**info, "stopped_at": history.max_t + 1}
+                _save_meta(db, run_id, info)
     finally:
         np.random.set_state(saved)  # noqa: NPY002
     # the file's generations (or --generations): a database holding a longer fit gives its

@@ -234,3 +234,24 @@ def test_a_shorter_rerun_reports_the_generation_it_asks_for(tmp_path):
     for record in (short, fresh):
         record.pop("runtime_seconds")
     assert json.loads(json.dumps(short)) == json.loads(json.dumps(fresh))
+
+
+def test_min_epsilon_stops_the_fit_and_a_rerun_draws_nothing_more(tmp_path):
+    """``abc.min_epsilon`` is a stopping rule: a tolerance every batch already meets stops the
+    fit after its first generation (its posterior is a 1-generation fit's), and running the
+    same command again does not draw another generation."""
+    from dataclasses import replace
+
+    path = _small_study(tmp_path)
+    text = path.read_text().replace("predictive: 5}", "predictive: 5, min_epsilon: 1000000000}")
+    assert text != path.read_text()
+    path.write_text(text)
+    study = parse_study(path)
+    assert study.min_epsilon == 1.0e9 and study.generations == 2
+    run_study(study, tmp_path / "stopped")
+    first = (tmp_path / "stopped" / "posterior.csv").read_bytes()
+    run_study(replace(study, generations=1, min_epsilon=0.0), tmp_path / "one")
+    assert first == (tmp_path / "one" / "posterior.csv").read_bytes()
+    again = run_study(study, tmp_path / "stopped")
+    assert (tmp_path / "stopped" / "posterior.csv").read_bytes() == first
+    assert again["abc"]["reproducible"] is True and again["abc"]["resumed_after"] == {}
